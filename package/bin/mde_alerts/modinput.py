@@ -1,5 +1,210 @@
-"""placeholder"""
-def validate_input(parameters):
-    return None
-def stream_events(metadata, inputs, event_writer):
-    return None
+"""One run of the modular input, as splunkd starts it: config in, events out, checkpoint saved.
+
+This is the Splunk glue around the pure collector: it reads the account and settings
+through solnlib, walks Defender's alerts page by page with `DefenderClient`, writes
+each page's new alert states to stdout, flushes, and only then stores the checkpoint.
+A run that stops for any reason has written everything its checkpoint claims.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional
+
+from solnlib import log
+
+from mde_alerts.checkpoint_store import (
+    CheckpointStore,
+    CorruptCheckpoint,
+    FileCheckpoints,
+    KVStoreCheckpoints,
+    StoreUnavailable,
+)
+from mde_alerts.collector import BadPage, Checkpoint, Collection, parse_page
+from mde_alerts.constants import INPUT_SCHEME, LOG_NAMESPACE, SOURCETYPE
+from mde_alerts.defender_api import BudgetExhausted, ConfigError, DefenderClient, TransientError
+from mde_alerts.events import EventStream
+from mde_alerts.input_settings import InputSettings, InvalidSetting, parse_input
+from mde_alerts.splunk_config import Splunkd, read_account, read_settings
+
+MAX_RUN_SECONDS = 15 * 60  # a run ends after this even with more to read; the next run resumes
+HOURLY_CALL_LIMIT = 1_500  # Defender: per app per tenant
+HOURLY_RESERVE = 100  # left for other tools and for the connectivity check on save
+MINUTE_CALL_LIMIT = 100
+MINUTE_RESERVE = 5
+
+
+def validate_input(parameters: Mapping[str, Any]) -> None:
+    """`--validate-arguments`: splunkd shows the exception's message in the input form."""
+    try:
+        parse_input(parameters)
+    except InvalidSetting as error:
+        raise ValueError(str(error)) from None
+
+
+def input_name(stanza: str) -> str:
+    return stanza.split("://", 1)[-1]
+
+
+def get_logger(name: str, metadata: Mapping[str, Any]) -> logging.Logger:
+    home = os.environ.get("SPLUNK_HOME")
+    directory = os.path.join(home, "var", "log", "splunk") if home else str(metadata.get("checkpoint_dir") or ".")
+    log.Logs.set_context(directory=directory, namespace=LOG_NAMESPACE)
+    return log.Logs().get_logger(f"{LOG_NAMESPACE}_{name}")
+
+
+@dataclass
+class RunSummary:
+    events: int = 0
+    pages: int = 0
+    alerts_read: int = 0
+    since: Optional[str] = None
+    outcome: str = "ok"
+
+
+def open_store(kind: str, splunkd: Splunkd, checkpoint_dir: str) -> CheckpointStore:
+    if kind == "file":
+        return FileCheckpoints(checkpoint_dir)
+    return KVStoreCheckpoints(splunkd.session_key, splunkd.scheme, splunkd.host, splunkd.port)
+
+
+class CallPacer:
+    """Keeps one run inside Defender's per-minute limit and the hourly budget left."""
+
+    def __init__(self, collection: Collection, sleep: Any = time.sleep) -> None:
+        self._collection = collection
+        self._sleep = sleep
+        self._recent: list[float] = []
+
+    def record(self) -> None:
+        now = time.time()
+        self._recent = [t for t in self._recent if t > now - 60] + [now]
+        self._collection.count_call(int(now // 60))
+
+    def before_call(self, deadline: float) -> None:
+        minute = int(time.time() // 60)
+        if self._collection.calls_in_last(60, minute) >= HOURLY_CALL_LIMIT - HOURLY_RESERVE:
+            raise BudgetExhausted("the hourly API budget is nearly used up; the next run resumes")
+        now = time.time()
+        recent = [t for t in self._recent if t > now - 60]
+        if len(recent) >= MINUTE_CALL_LIMIT - MINUTE_RESERVE:
+            pause = recent[0] + 60 - now
+            if time.monotonic() + pause > deadline:
+                raise BudgetExhausted("the per-minute API limit is reached; the next run resumes")
+            self._sleep(pause)
+
+
+def collect(
+    settings: InputSettings,
+    client: DefenderClient,
+    store: CheckpointStore,
+    key: str,
+    stream: EventStream,
+    logger: logging.Logger,
+    deadline: float,
+) -> RunSummary:
+    summary = RunSummary()
+    try:
+        checkpoint = store.load(key)
+    except CorruptCheckpoint as error:
+        # Starting again from Start re-sends alerts (duplicates) but loses none; the bad
+        # record is replaced by the first good checkpoint of this run.
+        logger.error(f"{error}. Starting again from the input's Start; expect duplicate events for that period.")
+        checkpoint = None
+    collection = Collection(checkpoint or Checkpoint(), settings.start, settings.page_size)
+    pacer = CallPacer(collection)
+    client.on_call = pacer.record
+    client.deadline = deadline
+    saved_calls = client.stats.api_calls
+    try:
+        while True:
+            query = collection.next_query()
+            if query is None:
+                break
+            if time.monotonic() > deadline:
+                summary.outcome = "stopped at the run's time limit; the next run resumes"
+                break
+            pacer.before_call(deadline)
+            body = client.alerts_page(query.filter, query.top, query.skip, settings.include_evidence)
+            new = collection.take_page(parse_page(body, settings.time_field))
+            if new:
+                stream.write(new)
+                stream.flush()
+                store.save(key, collection.checkpoint())
+                saved_calls = client.stats.api_calls
+            summary.events = stream.written
+    except BudgetExhausted as error:
+        summary.outcome = f"paused: {error}"
+        logger.warning(f"Pausing until the next run: {error}")
+    finally:
+        summary.pages = collection.pages
+        summary.alerts_read = collection.states_read
+        summary.events = stream.written
+    if client.stats.api_calls - saved_calls > 1:
+        store.save(key, collection.checkpoint())  # remember the calls spent against the hourly budget
+    since = collection.checkpoint().since
+    summary.since = None if since is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since // 10_000_000))
+    return summary
+
+
+def stream_events(metadata: Mapping[str, Any], inputs: Mapping[str, Mapping[str, Any]], event_writer: Any) -> None:
+    splunkd = Splunkd.from_server_uri(str(metadata["server_uri"]), str(metadata["session_key"]))
+    checkpoint_dir = str(metadata.get("checkpoint_dir") or ".")
+    clients: dict[str, DefenderClient] = {}
+    for stanza, params in inputs.items():
+        name = input_name(stanza)
+        logger = get_logger(name, metadata)
+        started = time.monotonic()
+        summary = RunSummary()
+        client: Optional[DefenderClient] = None
+        try:
+            log.modular_input_start(logger, name)
+            settings_ = read_settings(splunkd)
+            logger.setLevel(settings_.log_level)
+            settings = parse_input(params)
+            account = read_account(splunkd, settings.account)
+            client = clients.get(account.name)
+            if client is None:
+                client = clients[account.name] = DefenderClient(
+                    account.cloud, account.tenant_id, account.credential, settings_.connection
+                )
+            if not event_writer.header_written:
+                event_writer._out.write("<stream>")
+                event_writer.header_written = True
+            stream = EventStream(
+                event_writer._out,
+                stanza=stanza,
+                index=settings.index,
+                source=f"{INPUT_SCHEME}://{account.tenant_id}/{name}",
+                sourcetype=SOURCETYPE,
+            )
+            store = open_store(settings.checkpoint_store, splunkd, checkpoint_dir)
+            summary = collect(settings, client, store, name, stream, logger, started + MAX_RUN_SECONDS)
+            if summary.events:
+                log.events_ingested(logger, stanza, SOURCETYPE, summary.events, settings.index, account=account.name)
+        except (ConfigError, InvalidSetting, StoreUnavailable) as error:
+            summary.outcome = "failed"
+            logger.error(f"Input {name!r} cannot run: {error}")
+            sys.stderr.write(f"ERROR input {name!r}: {error}\n")
+        except (TransientError, BadPage) as error:
+            summary.outcome = "failed"
+            logger.error(f"Input {name!r} stopped; nothing unwritten was checkpointed. {error}")
+            sys.stderr.write(f"ERROR input {name!r}: {error}\n")
+        except Exception as error:  # an unexpected bug: keep the traceback, never a secret
+            summary.outcome = "failed"
+            log.log_exception(logger, error, "unexpected", msg_before=f"Input {name!r} failed unexpectedly:")
+        finally:
+            stats = client.stats if client else None
+            logger.info(
+                "run summary: "
+                f"outcome={summary.outcome!r} events={summary.events} alerts_read={summary.alerts_read} "
+                f"pages={summary.pages} api_calls={stats.api_calls if stats else 0} "
+                f"token_requests={stats.token_requests if stats else 0} retries={stats.retries if stats else 0} "
+                f"throttled={stats.throttled if stats else 0} checkpoint_since={summary.since} "
+                f"seconds={time.monotonic() - started:.1f}"
+            )
+            log.modular_input_end(logger, name)

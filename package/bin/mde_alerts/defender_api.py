@@ -1,0 +1,311 @@
+"""The one place that talks HTTP to Microsoft: tokens from Entra ID, alerts from Defender.
+
+Callers see alert pages and `ConfigError`s whose messages name the fix; retries,
+throttling, token refresh and the translation of Microsoft's error codes stay in here.
+Secrets never leave this module: they are handed to MSAL and never formatted into a
+message.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+from urllib.parse import urlsplit
+
+import msal
+import requests
+
+from mde_alerts.clouds import Cloud
+
+ALERTS_PATH = "/api/alerts"
+CONNECT_TIMEOUT = 15
+READ_TIMEOUT = 180
+MAX_ATTEMPTS = 5
+MAX_BACKOFF_SECONDS = 30
+USER_AGENT = "TA-defender-endpoint-alerts"
+
+# AADSTS codes (Entra ID) -> what the admin should do. Source: Microsoft's AADSTS
+# error code reference; the codes below are the ones a misconfigured account produces.
+AADSTS_FIXES: dict[int, str] = {
+    90002: "Tenant not found: check the account's Tenant ID (a GUID or a verified domain) and its cloud.",
+    900023: "Tenant ID is malformed or unknown: copy the Directory (tenant) ID from the app registration.",
+    7000215: "The client secret is wrong: paste the secret's Value (not its Secret ID) again.",
+    7000222: "The client secret has expired: create a new secret in the app registration and update the account.",
+    700016: (
+        "The application (client ID) was not found in this tenant: check the Client ID, "
+        "or have a tenant administrator consent to the app in that tenant."
+    ),
+    700027: "The certificate was not accepted: check the thumbprint and that the certificate is uploaded to the app registration.",
+    90038: "The tenant belongs to another national cloud: change the account's cloud/region.",
+    900382: "The tenant belongs to another national cloud: change the account's cloud/region.",
+    500011: (
+        "The Defender API is not consented in this tenant: a tenant administrator must grant "
+        "admin consent to the app's WindowsDefenderATP permissions."
+    ),
+    7000112: "The application is disabled in this tenant: enable it or use another app registration.",
+}
+
+
+class ConfigError(Exception):
+    """Something only the Splunk admin can fix; the message says what to do."""
+
+
+class TransientError(Exception):
+    """Microsoft or the network kept failing after retries; the next run tries again."""
+
+
+class BudgetExhausted(Exception):
+    """Throttled for longer than the run may wait; the next run resumes."""
+
+
+@dataclass
+class Credential:
+    client_id: str
+    client_secret: Optional[str] = None
+    private_key: Optional[str] = None
+    thumbprint: Optional[str] = None
+
+    def for_msal(self) -> Any:
+        if self.private_key:
+            return {"private_key": self.private_key, "thumbprint": (self.thumbprint or "").replace(":", "")}
+        return self.client_secret
+
+    def __repr__(self) -> str:  # keep secrets out of tracebacks and debug logs
+        return f"Credential(client_id={self.client_id!r}, kind={'certificate' if self.private_key else 'secret'})"
+
+
+@dataclass
+class Connection:
+    proxy_url: Optional[str] = None  # scheme://[user:password@]host:port
+    ca_bundle: Optional[str] = None
+
+    def __repr__(self) -> str:
+        return f"Connection(proxy={'on' if self.proxy_url else 'off'}, ca_bundle={self.ca_bundle!r})"
+
+
+@dataclass
+class Stats:
+    api_calls: int = 0
+    token_requests: int = 0
+    retries: int = 0
+    throttled: int = 0
+    waits: list[float] = field(default_factory=list)
+
+
+def build_session(connection: Connection) -> requests.Session:
+    session = requests.Session()
+    session.headers["User-Agent"] = USER_AGENT
+    if connection.proxy_url:
+        session.proxies = {"http": connection.proxy_url, "https": connection.proxy_url}
+        session.trust_env = False  # an explicit proxy wins over HTTPS_PROXY
+    if connection.ca_bundle:
+        session.verify = connection.ca_bundle
+    return session
+
+
+def _error_text(response: requests.Response) -> str:
+    try:
+        error = response.json().get("error", {})
+        if isinstance(error, dict):
+            return f"{error.get('code', '')}: {error.get('message', '')}".strip(": ")
+    except ValueError:
+        pass
+    return response.text[:200]
+
+
+class DefenderClient:
+    """Token and alert pages for one account; keep one per account for the process."""
+
+    def __init__(
+        self,
+        cloud: Cloud,
+        tenant: str,
+        credential: Credential,
+        connection: Connection,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        on_call: Optional[Callable[[], None]] = None,
+    ) -> None:
+        self.cloud = cloud
+        self.tenant = tenant
+        self._credential = credential
+        self._session = build_session(connection)
+        self._sleep = sleep
+        self.on_call = on_call  # told of every API call, for the caller's rate budget
+        self._app: Optional[msal.ConfidentialClientApplication] = None
+        self.stats = Stats()
+        self.deadline: Optional[float] = None  # monotonic time after which no wait may end
+
+    # -- tokens -------------------------------------------------------------------------
+
+    def _msal_app(self) -> msal.ConfidentialClientApplication:
+        if self._app is None:
+            try:
+                self._app = msal.ConfidentialClientApplication(
+                    self._credential.client_id,
+                    client_credential=self._credential.for_msal(),
+                    authority=f"{self.cloud.login_base}/{self.tenant}",
+                    http_client=self._session,
+                    azure_region=False,  # MSAL_FORCE_REGION in the environment must not redirect us
+                    instance_discovery=False,  # the authority is one of Microsoft's own hosts
+                )
+            except ValueError as error:
+                # MSAL validates the authority (tenant) and the certificate on construction.
+                raise ConfigError(self._authority_problem(error)) from None
+            except requests.RequestException as error:
+                raise self._network_problem(error, self.cloud.login_base) from None
+        return self._app
+
+    def _authority_problem(self, error: Exception) -> str:
+        text = str(error)
+        if "tenant" in text.lower() or "authority" in text.lower():
+            return (
+                f"Tenant {self.tenant!r} was not found at {self.cloud.login_base}: check the Tenant ID "
+                f"and the cloud/region of the account."
+            )
+        if "key" in text.lower() or "certificate" in text.lower() or "thumbprint" in text.lower():
+            return "The certificate private key could not be read: paste an unencrypted PEM private key."
+        return f"Microsoft Entra ID rejected the account settings ({text[:200]}): check tenant, client ID and cloud."
+
+    def token(self) -> str:
+        app = self._msal_app()
+        try:
+            result = app.acquire_token_for_client(scopes=[self.cloud.scope])
+        except requests.RequestException as error:
+            raise self._network_problem(error, self.cloud.login_base) from None
+        except ValueError as error:
+            raise ConfigError(self._authority_problem(error)) from None
+        if result.get("token_source") != "cache":
+            self.stats.token_requests += 1
+        if "access_token" in result:
+            return str(result["access_token"])
+        codes = result.get("error_codes") or []
+        for code in codes:
+            if code in AADSTS_FIXES:
+                raise ConfigError(f"Token request refused (AADSTS{code}). {AADSTS_FIXES[code]}")
+        description = str(result.get("error_description", "")).split("\r\n")[0][:300]
+        raise ConfigError(
+            f"Token request refused ({result.get('error', 'unknown error')}): {description} "
+            "Check the account's tenant, client ID, credential and cloud."
+        )
+
+    def _forget_token(self) -> None:
+        if self._app is not None:
+            cache = self._app.token_cache
+            for item in list(cache.search(cache.CredentialType.ACCESS_TOKEN)):
+                cache.remove_at(item)
+
+    # -- alerts -------------------------------------------------------------------------
+
+    def alerts_page(self, filter_text: str, top: int, skip: int, expand_evidence: bool) -> Any:
+        """One decoded page of `GET /api/alerts`, retried through transient faults."""
+        params: dict[str, Any] = {"$filter": filter_text, "$orderby": "lastUpdateTime asc", "$top": top}
+        if skip:
+            params["$skip"] = skip
+        if expand_evidence:
+            params["$expand"] = "evidence"
+        return self.get_json(self.cloud.api_base + ALERTS_PATH, params)
+
+    def get_json(self, url: str, params: dict[str, Any]) -> Any:
+        refreshed = False
+        attempt = 0
+        while True:
+            attempt += 1
+            token = self.token()
+            try:
+                self.stats.api_calls += 1
+                if self.on_call:
+                    self.on_call()
+                response = self._session.get(
+                    url,
+                    params=params,
+                    headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+                    timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+                )
+                body = response.content
+            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as error:
+                if isinstance(error, (requests.exceptions.ProxyError, requests.exceptions.SSLError)):
+                    raise self._network_problem(error, url) from None
+                self._retry_or_fail(attempt, f"network error ({type(error).__name__})")
+                continue
+            status = response.status_code
+            if status == 200:
+                expected = response.headers.get("Content-Length")
+                if expected is not None and expected.isdigit() and int(expected) != len(body):
+                    self._retry_or_fail(attempt, f"truncated answer ({len(body)} of {expected} bytes)")
+                    continue
+                try:
+                    return json.loads(body)
+                except ValueError:
+                    self._retry_or_fail(attempt, "an answer that is not JSON")
+                    continue
+            if status == 401 and not refreshed:
+                refreshed = True  # the token may have been revoked or expired early: get a new one once
+                self._forget_token()
+                continue
+            if status == 429:
+                self.stats.throttled += 1
+                self._wait(self._retry_after(response, attempt), "throttled (429)", budget=True)
+                continue
+            if status >= 500:
+                self._retry_or_fail(attempt, f"HTTP {status} {_error_text(response)}")
+                continue
+            raise ConfigError(self._client_error(status, response, url))
+
+    def _client_error(self, status: int, response: requests.Response, url: str) -> str:
+        detail = _error_text(response)
+        if status == 401:
+            return (
+                f"Defender rejected the token twice (401 {detail}). Check that the app registration's "
+                "WindowsDefenderATP permissions are application permissions with admin consent."
+            )
+        if status == 403:
+            return (
+                f"Defender refused access (403 {detail}). Grant the app registration the application "
+                "permission Alert.Read.All (API 'WindowsDefenderATP') and have an admin consent to it."
+            )
+        if status == 404:
+            return (
+                f"{urlsplit(url).netloc} does not serve this tenant (404 {detail}). The account's cloud/region "
+                "is probably wrong: pick the tenant's geo, or Commercial (global)."
+            )
+        return f"Defender refused the request ({status} {detail})."
+
+    @staticmethod
+    def _retry_after(response: requests.Response, attempt: int) -> float:
+        value = response.headers.get("Retry-After", "")
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            return float(min(MAX_BACKOFF_SECONDS, 2**attempt))
+
+    def _retry_or_fail(self, attempt: int, what: str) -> None:
+        if attempt >= MAX_ATTEMPTS:
+            raise TransientError(f"Defender API: {what}, {attempt} attempts; the next run tries again.")
+        self.stats.retries += 1
+        backoff = min(MAX_BACKOFF_SECONDS, 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
+        self._wait(backoff, what, budget=False)
+
+    def _wait(self, seconds: float, why: str, budget: bool) -> None:
+        if self.deadline is not None and time.monotonic() + seconds > self.deadline:
+            error = BudgetExhausted if budget else TransientError
+            raise error(f"{why}: waiting {seconds:.0f}s would pass the end of this run; the next run resumes.")
+        self.stats.waits.append(seconds)
+        self._sleep(seconds)
+
+    def _network_problem(self, error: Exception, url: str) -> Exception:
+        host = urlsplit(url).netloc
+        if isinstance(error, requests.exceptions.ProxyError):
+            return ConfigError(
+                f"The proxy could not be reached or refused the connection to {host}: check the proxy host, "
+                "port, type and credentials on the Proxy tab."
+            )
+        if isinstance(error, requests.exceptions.SSLError):
+            return ConfigError(
+                f"TLS verification of {host} failed. If a TLS-inspecting proxy is in the path, set its CA "
+                "certificate file as 'CA bundle path' on the TLS tab."
+            )
+        return TransientError(f"Could not reach {host} ({type(error).__name__}): check DNS, firewall and proxy.")

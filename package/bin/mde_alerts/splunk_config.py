@@ -1,0 +1,121 @@
+"""Read the add-on's configuration from splunkd: accounts, proxy, TLS and log level.
+
+All access goes through solnlib's ConfManager, which also decrypts the fields UCC keeps
+in storage/passwords. Only this module knows the conf file and stanza names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+from urllib.parse import quote, urlsplit
+
+from solnlib import conf_manager
+
+from mde_alerts.clouds import Cloud, cloud_for
+from mde_alerts.constants import ACCOUNT_CONF, APP, SETTINGS_CONF, credential_realm
+from mde_alerts.defender_api import ConfigError, Connection, Credential
+
+
+@dataclass(frozen=True)
+class Splunkd:
+    session_key: str
+    scheme: str
+    host: str
+    port: int
+
+    @classmethod
+    def from_server_uri(cls, server_uri: str, session_key: str) -> Splunkd:
+        parts = urlsplit(server_uri)
+        return cls(session_key, parts.scheme or "https", parts.hostname or "127.0.0.1", parts.port or 8089)
+
+    def conf_manager(self, conf_name: str) -> conf_manager.ConfManager:
+        return conf_manager.ConfManager(
+            self.session_key,
+            APP,
+            scheme=self.scheme,
+            host=self.host,
+            port=self.port,
+            realm=credential_realm(conf_name),
+        )
+
+
+@dataclass(frozen=True)
+class Account:
+    name: str
+    tenant_id: str
+    cloud: Cloud
+    credential: Credential
+
+    def __repr__(self) -> str:
+        return f"Account({self.name!r}, tenant={self.tenant_id!r}, cloud={self.cloud.key!r})"
+
+
+def account_from_fields(name: str, fields: dict[str, Any]) -> Account:
+    """Build an Account from a conf stanza or a REST payload, saying what is missing."""
+    tenant_id = str(fields.get("tenant_id") or "").strip()
+    client_id = str(fields.get("client_id") or "").strip()
+    if not tenant_id or not client_id:
+        raise ConfigError(f"Account {name!r} has no tenant ID or client ID: edit it under Configuration > Accounts.")
+    try:
+        cloud = cloud_for(str(fields.get("cloud") or "commercial"))
+    except ValueError as error:
+        raise ConfigError(f"Account {name!r}: {error}") from None
+    auth_type = str(fields.get("auth_type") or "client_secret")
+    if auth_type == "certificate":
+        key = str(fields.get("certificate_private_key") or "")
+        thumbprint = str(fields.get("certificate_thumbprint") or "")
+        if not key or not thumbprint:
+            raise ConfigError(f"Account {name!r} uses a certificate but lacks its private key or thumbprint: edit the account.")
+        credential = Credential(client_id, private_key=key, thumbprint=thumbprint)
+    else:
+        secret = str(fields.get("client_secret") or "")
+        if not secret:
+            raise ConfigError(f"Account {name!r} has no client secret: edit the account and paste the secret's Value.")
+        credential = Credential(client_id, client_secret=secret)
+    return Account(name, tenant_id, cloud, credential)
+
+
+def read_account(splunkd: Splunkd, name: str) -> Account:
+    try:
+        stanza = splunkd.conf_manager(ACCOUNT_CONF).get_conf(ACCOUNT_CONF).get(name)
+    except conf_manager.ConfStanzaNotExistException:
+        raise ConfigError(
+            f"Account {name!r} no longer exists: edit the input and pick an existing account, or disable the input."
+        ) from None
+    except conf_manager.ConfManagerException:
+        raise ConfigError("No account is configured yet: add one under Configuration > Accounts.") from None
+    return account_from_fields(name, stanza)
+
+
+def proxy_url(fields: dict[str, Any]) -> Optional[str]:
+    if str(fields.get("proxy_enabled") or "0").strip().lower() not in ("1", "true"):
+        return None
+    host = str(fields.get("proxy_url") or "").strip()
+    port = str(fields.get("proxy_port") or "").strip()
+    if not host or not port.isdigit():
+        raise ConfigError("The proxy is enabled but its host or port is missing: complete the Proxy tab.")
+    scheme = str(fields.get("proxy_type") or "http").strip()
+    if scheme not in ("http", "https", "socks5h"):
+        raise ConfigError(f"Proxy type {scheme!r} is not supported: pick http, https or socks5h.")
+    user = str(fields.get("proxy_username") or "")
+    password = str(fields.get("proxy_password") or "")
+    credentials = f"{quote(user, safe='')}:{quote(password, safe='')}@" if user else ""
+    return f"{scheme}://{credentials}{host}:{port}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    connection: Connection
+    log_level: str
+
+
+def read_settings(splunkd: Splunkd) -> Settings:
+    try:
+        stanzas = splunkd.conf_manager(SETTINGS_CONF).get_conf(SETTINGS_CONF).get_all(only_current_app=True)
+    except conf_manager.ConfManagerException:
+        stanzas = {}
+    proxy = proxy_url(stanzas.get("proxy", {}))
+    ca_bundle = str(stanzas.get("tls", {}).get("ca_bundle_path") or "").strip() or None
+    log_level = str(stanzas.get("logging", {}).get("loglevel") or "INFO").upper()
+    return Settings(Connection(proxy_url=proxy, ca_bundle=ca_bundle), log_level)

@@ -1,0 +1,27 @@
+"""REST handler for the Defender alerts input: deleting an input deletes its checkpoint.
+
+Otherwise a new input created later under the same name would silently resume from
+the old one's position and skip everything before it.
+"""
+
+from __future__ import annotations
+
+import import_declare_test  # noqa: F401  (puts the package's lib/ on sys.path)
+from mde_alerts.checkpoint_store import FileCheckpoints, KVStoreCheckpoints, StoreUnavailable
+from mde_alerts.constants import INPUT_SCHEME
+from solnlib import splunkenv
+from splunktaucclib.rest_handler.admin_external import AdminExternalHandler
+
+
+class InputHandler(AdminExternalHandler):
+    def handleRemove(self, confInfo):  # noqa: N802, N803 (Splunk's names)
+        name = self.callerArgs.id
+        result = super().handleRemove(confInfo)
+        scheme, host, port = splunkenv.get_splunkd_access_info()
+        checkpoint_dir = splunkenv.make_splunkhome_path(["var", "lib", "splunk", "modinputs", INPUT_SCHEME])
+        FileCheckpoints(checkpoint_dir).delete(name)
+        try:
+            KVStoreCheckpoints(self.getSessionKey(), scheme, host, int(port)).delete(name)
+        except StoreUnavailable:
+            pass  # no KV store on this instance: the input used the file store
+        return result
