@@ -67,8 +67,21 @@ def wheel_cache() -> Path:
 def download_wheels(name: str, version: str, platform_tags: list[str], python_version: str) -> list[Path]:
     """Fetch the binary wheel pip would choose for that interpreter and platform."""
     dest = Path(tempfile.mkdtemp(prefix="wheels-", dir=wheel_cache()))
-    command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-               "--implementation", "cp", "--python-version", python_version, "--dest", str(dest)]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--quiet",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--implementation",
+        "cp",
+        "--python-version",
+        python_version,
+        "--dest",
+        str(dest),
+    ]
     for tag in platform_tags:
         command += ["--platform", tag]
     command.append(f"{name}=={version}")

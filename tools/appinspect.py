@@ -13,25 +13,36 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 BLOCKING = ("failure", "error", "future_failure")
 
 
-def run_appinspect(package: Path, tags: list[str]) -> dict:
+def run_appinspect(package: Path, tags: list[str]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.json"
-        command = [str(Path(sys.executable).with_name("splunk-appinspect")), "inspect", str(package),
-                   "--mode", "precert", "--skip-trusted-libraries-update", "--output-file", str(report),
-                   "--data-format", "json"]
+        command = [
+            str(Path(sys.executable).with_name("splunk-appinspect")),
+            "inspect",
+            str(package),
+            "--mode",
+            "precert",
+            "--skip-trusted-libraries-update",
+            "--output-file",
+            str(report),
+            "--data-format",
+            "json",
+        ]
         for tag in tags:
             command += ["--included-tags", tag]
         subprocess.run(command, check=False, stdout=subprocess.DEVNULL)
         if not report.exists():
             raise SystemExit("AppInspect wrote no report; run it by hand to see why: " + " ".join(command))
-        return json.loads(report.read_text())
+        result: dict[str, Any] = json.loads(report.read_text())
+        return result
 
 
-def findings(report: dict, wanted: tuple[str, ...]) -> list[tuple[str, str, str]]:
+def findings(report: dict[str, Any], wanted: tuple[str, ...]) -> list[tuple[str, str, str]]:
     rows = []
     for app_report in report.get("reports", []):
         for group in app_report.get("groups", []):
@@ -51,8 +62,12 @@ def main() -> int:
     args = parser.parse_args()
     report = run_appinspect(args.package, args.tags)
     summary = report.get("summary", {})
-    print("AppInspect " + (", ".join(args.tags) or "all tags") + ": "
-          + ", ".join(f"{key}={value}" for key, value in sorted(summary.items())))
+    print(
+        "AppInspect "
+        + (", ".join(args.tags) or "all tags")
+        + ": "
+        + ", ".join(f"{key}={value}" for key, value in sorted(summary.items()))
+    )
     for result, name, message in findings(report, BLOCKING + ("warning",)):
         print(f"  {result}: {name}: {message}")
     blocking = sum(int(summary.get(key, 0)) for key in BLOCKING)

@@ -9,8 +9,9 @@ Splunk.
 from __future__ import annotations
 
 import import_declare_test  # noqa: F401  (puts the package's lib/ on sys.path)
-from mde_alerts import modinput
 from splunklib import modularinput as smi
+
+from mde_alerts import modinput
 
 
 def validate_input(definition: smi.ValidationDefinition) -> None:

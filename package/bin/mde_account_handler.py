@@ -8,12 +8,13 @@ typed. On failure nothing is saved and the form shows one sentence with the fix.
 from __future__ import annotations
 
 import import_declare_test  # noqa: F401  (puts the package's lib/ on sys.path)
-from mde_alerts.connectivity import check_account
-from mde_alerts.defender_api import ConfigError, TransientError
-from mde_alerts.splunk_config import Splunkd, account_from_fields, read_settings
 from solnlib import splunkenv
 from splunktaucclib.rest_handler.admin_external import AdminExternalHandler
 from splunktaucclib.rest_handler.error import RestError
+
+from mde_alerts.connectivity import check_account
+from mde_alerts.defender_api import ConfigError, TransientError
+from mde_alerts.splunk_config import Splunkd, account_from_fields, read_settings
 
 # What the form sends back for a secret it did not change (UCC: "******"; older: "********").
 PLACEHOLDERS = ("******", "********")
@@ -55,4 +56,3 @@ def _first_entry_content(response) -> dict:
     except TypeError:
         pass
     return {}
-

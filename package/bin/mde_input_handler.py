@@ -6,11 +6,14 @@ the old one's position and skip everything before it.
 
 from __future__ import annotations
 
+import contextlib
+
 import import_declare_test  # noqa: F401  (puts the package's lib/ on sys.path)
-from mde_alerts.checkpoint_store import FileCheckpoints, KVStoreCheckpoints, StoreUnavailable
-from mde_alerts.constants import INPUT_SCHEME
 from solnlib import splunkenv
 from splunktaucclib.rest_handler.admin_external import AdminExternalHandler
+
+from mde_alerts.checkpoint_store import FileCheckpoints, KVStoreCheckpoints, StoreUnavailable
+from mde_alerts.constants import INPUT_SCHEME
 
 
 class InputHandler(AdminExternalHandler):
@@ -20,8 +23,6 @@ class InputHandler(AdminExternalHandler):
         scheme, host, port = splunkenv.get_splunkd_access_info()
         checkpoint_dir = splunkenv.make_splunkhome_path(["var", "lib", "splunk", "modinputs", INPUT_SCHEME])
         FileCheckpoints(checkpoint_dir).delete(name)
-        try:
+        with contextlib.suppress(StoreUnavailable):  # no KV store here: the input used the file store
             KVStoreCheckpoints(self.getSessionKey(), scheme, host, int(port)).delete(name)
-        except StoreUnavailable:
-            pass  # no KV store on this instance: the input used the file store
         return result

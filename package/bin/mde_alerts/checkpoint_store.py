@@ -7,6 +7,7 @@ stops before reading anything and says so, and the checkpoint does not move.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -53,7 +54,7 @@ class KVStoreCheckpoints:
                 self._checkpointer = KVStoreCheckpointer(
                     CHECKPOINT_COLLECTION, session_key, APP, scheme=scheme, host=host, port=port
                 )
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 (splunklib raises HTTP, socket and SSL errors alike)
                 raise self._unavailable(error) from None
         return self._checkpointer
 
@@ -68,7 +69,7 @@ class KVStoreCheckpoints:
         kv = self._kv()
         try:
             record = kv.get(key)
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 (splunklib raises HTTP, socket and SSL errors alike)
             raise self._unavailable(error) from None
         return _decode(key, record)
 
@@ -76,14 +77,14 @@ class KVStoreCheckpoints:
         kv = self._kv()
         try:
             kv.update(key, checkpoint.to_record())
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 (splunklib raises HTTP, socket and SSL errors alike)
             raise self._unavailable(error) from None
 
     def delete(self, key: str) -> None:
         kv = self._kv()
         try:
             kv.delete(key)
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 (splunklib raises HTTP, socket and SSL errors alike)
             raise self._unavailable(error) from None
 
 
@@ -107,7 +108,9 @@ class FileCheckpoints:
         except FileNotFoundError:
             return None
         except OSError as error:
-            raise StoreUnavailable(f"Cannot read checkpoint file {self._path(key)}: {error}. Check its permissions.") from None
+            raise StoreUnavailable(
+                f"Cannot read checkpoint file {self._path(key)}: {error}. Check its permissions."
+            ) from None
         try:
             record = json.loads(text)
         except ValueError:
@@ -129,7 +132,5 @@ class FileCheckpoints:
             ) from None
 
     def delete(self, key: str) -> None:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.remove(self._path(key))
-        except FileNotFoundError:
-            pass

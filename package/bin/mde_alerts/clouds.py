@@ -29,16 +29,70 @@ US_GOV_LOGIN = "https://login.microsoftonline.us"
 CLOUDS: dict[str, Cloud] = {
     cloud.key: cloud
     for cloud in [
-        Cloud("commercial", "Commercial (global)", "https://api.security.microsoft.com", COMMERCIAL_LOGIN, COMMERCIAL_SCOPE),
-        Cloud("commercial_us", "Commercial, US geo", "https://us.api.security.microsoft.com", COMMERCIAL_LOGIN, COMMERCIAL_SCOPE),
-        Cloud("commercial_eu", "Commercial, EU geo", "https://eu.api.security.microsoft.com", COMMERCIAL_LOGIN, COMMERCIAL_SCOPE),
-        Cloud("commercial_uk", "Commercial, UK geo", "https://uk.api.security.microsoft.com", COMMERCIAL_LOGIN, COMMERCIAL_SCOPE),
-        Cloud("commercial_au", "Commercial, Australia geo", "https://au.api.security.microsoft.com", COMMERCIAL_LOGIN, COMMERCIAL_SCOPE),
-        Cloud("commercial_swa", "Commercial, Switzerland geo", "https://swa.api.security.microsoft.com", COMMERCIAL_LOGIN, COMMERCIAL_SCOPE),
-        Cloud("commercial_ina", "Commercial, India geo", "https://ina.api.security.microsoft.com", COMMERCIAL_LOGIN, COMMERCIAL_SCOPE),
+        Cloud(
+            "commercial",
+            "Commercial (global)",
+            "https://api.security.microsoft.com",
+            COMMERCIAL_LOGIN,
+            COMMERCIAL_SCOPE,
+        ),
+        Cloud(
+            "commercial_us",
+            "Commercial, US geo",
+            "https://us.api.security.microsoft.com",
+            COMMERCIAL_LOGIN,
+            COMMERCIAL_SCOPE,
+        ),
+        Cloud(
+            "commercial_eu",
+            "Commercial, EU geo",
+            "https://eu.api.security.microsoft.com",
+            COMMERCIAL_LOGIN,
+            COMMERCIAL_SCOPE,
+        ),
+        Cloud(
+            "commercial_uk",
+            "Commercial, UK geo",
+            "https://uk.api.security.microsoft.com",
+            COMMERCIAL_LOGIN,
+            COMMERCIAL_SCOPE,
+        ),
+        Cloud(
+            "commercial_au",
+            "Commercial, Australia geo",
+            "https://au.api.security.microsoft.com",
+            COMMERCIAL_LOGIN,
+            COMMERCIAL_SCOPE,
+        ),
+        Cloud(
+            "commercial_swa",
+            "Commercial, Switzerland geo",
+            "https://swa.api.security.microsoft.com",
+            COMMERCIAL_LOGIN,
+            COMMERCIAL_SCOPE,
+        ),
+        Cloud(
+            "commercial_ina",
+            "Commercial, India geo",
+            "https://ina.api.security.microsoft.com",
+            COMMERCIAL_LOGIN,
+            COMMERCIAL_SCOPE,
+        ),
         # GCC tenants sign in to the commercial authority with the commercial scope.
-        Cloud("gcc", "US Government GCC", "https://api-gcc.securitycenter.microsoft.us", COMMERCIAL_LOGIN, COMMERCIAL_SCOPE),
-        Cloud("gcc_high", "US Government GCC High", "https://api-gov.securitycenter.microsoft.us", US_GOV_LOGIN, US_GOV_SCOPE),
+        Cloud(
+            "gcc",
+            "US Government GCC",
+            "https://api-gcc.securitycenter.microsoft.us",
+            COMMERCIAL_LOGIN,
+            COMMERCIAL_SCOPE,
+        ),
+        Cloud(
+            "gcc_high",
+            "US Government GCC High",
+            "https://api-gov.securitycenter.microsoft.us",
+            US_GOV_LOGIN,
+            US_GOV_SCOPE,
+        ),
         Cloud("dod", "US Government DoD", "https://api-gov.securitycenter.microsoft.us", US_GOV_LOGIN, US_GOV_SCOPE),
     ]
 }
@@ -49,6 +103,4 @@ def cloud_for(key: str) -> Cloud:
         return CLOUDS[key]
     except KeyError:
         known = ", ".join(CLOUDS)
-        raise ValueError(
-            f"Unknown cloud/region {key!r}. Edit the account and pick one of: {known}."
-        ) from None
+        raise ValueError(f"Unknown cloud/region {key!r}. Edit the account and pick one of: {known}.") from None

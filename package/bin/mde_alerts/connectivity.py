@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import time
 
-from mde_alerts.defender_api import ALERTS_PATH, DefenderClient, TransientError
+from mde_alerts.defender_api import ALERTS_PATH, Connection, DefenderClient, TransientError
 from mde_alerts.splunk_config import Account
-from mde_alerts.defender_api import Connection
 
 CHECK_SECONDS = 45
 

@@ -38,7 +38,10 @@ AADSTS_FIXES: dict[int, str] = {
         "The application (client ID) was not found in this tenant: check the Client ID, "
         "or have a tenant administrator consent to the app in that tenant."
     ),
-    700027: "The certificate was not accepted: check the thumbprint and that the certificate is uploaded to the app registration.",
+    700027: (
+        "The certificate was not accepted: check the thumbprint, and that the certificate is uploaded "
+        "to the app registration."
+    ),
     90038: "The tenant belongs to another national cloud: change the account's cloud/region.",
     900382: "The tenant belongs to another national cloud: change the account's cloud/region.",
     500011: (

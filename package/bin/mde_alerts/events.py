@@ -7,7 +7,8 @@ so events are formatted here as text and handed to splunklib's EventWriter strea
 
 from __future__ import annotations
 
-from typing import IO, Iterable
+from collections.abc import Iterable
+from typing import IO
 from xml.sax.saxutils import escape, quoteattr
 
 from mde_alerts.collector import AlertState
@@ -26,7 +27,9 @@ class EventStream:
 
     def write(self, states: Iterable[AlertState]) -> int:
         head, meta = self._head, self._meta
-        parts = [f"{head}{epoch_text(state.event_time)}{meta}{escape(state.raw)}</data><done/></event>" for state in states]
+        parts = [
+            f"{head}{epoch_text(state.event_time)}{meta}{escape(state.raw)}</data><done/></event>" for state in states
+        ]
         if parts:
             self._out.write("".join(parts))
             self.written += len(parts)

@@ -6,8 +6,8 @@ start of every run (an inputs.conf edited by hand skips the form).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from mde_alerts.timeutil import TICKS_PER_SECOND, format_instant, now_ticks, parse_instant
 
@@ -51,19 +51,23 @@ def parse_start(text: str, now: int) -> int:
     if text.isdigit():
         days = int(text)
         if not 1 <= days <= RETENTION_DAYS:
-            raise InvalidSetting(f"Start: {days} days is outside 1 to {RETENTION_DAYS}; Defender keeps alerts for {RETENTION_DAYS} days.")
+            raise InvalidSetting(
+                f"Start: {days} days is outside 1 to {RETENTION_DAYS}; Defender keeps alerts for {RETENTION_DAYS} days."
+            )
         return now - days * DAY_TICKS
     try:
         start = parse_instant(text)
     except ValueError:
         raise InvalidSetting(
-            f"Start {text!r} is neither a number of days nor an ISO-8601 date: use e.g. 7, 2026-01-31 or 2026-01-31T08:00:00Z."
+            f"Start {text!r} is neither a number of days nor an ISO-8601 date: "
+            "use e.g. 7, 2026-01-31 or 2026-01-31T08:00:00Z."
         ) from None
     if start > now:
         raise InvalidSetting(f"Start {text!r} is in the future: use a past date, or a number of days.")
     if start < oldest:
         raise InvalidSetting(
-            f"Start {text!r} is more than {RETENTION_DAYS} days ago, beyond Defender's retention: use a date after {format_instant(oldest)[:10]}."
+            f"Start {text!r} is more than {RETENTION_DAYS} days ago, beyond Defender's retention: "
+            f"use a date after {format_instant(oldest)[:10]}."
         )
     return start
 

@@ -12,8 +12,9 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any, Optional
 
 from solnlib import log
 
@@ -54,7 +55,8 @@ def get_logger(name: str, metadata: Mapping[str, Any]) -> logging.Logger:
     home = os.environ.get("SPLUNK_HOME")
     directory = os.path.join(home, "var", "log", "splunk") if home else str(metadata.get("checkpoint_dir") or ".")
     log.Logs.set_context(directory=directory, namespace=LOG_NAMESPACE)
-    return log.Logs().get_logger(f"{LOG_NAMESPACE}_{name}")
+    logger: logging.Logger = log.Logs().get_logger(f"{LOG_NAMESPACE}_{name}")
+    return logger
 
 
 @dataclass
@@ -194,7 +196,7 @@ def stream_events(metadata: Mapping[str, Any], inputs: Mapping[str, Mapping[str,
             summary.outcome = "failed"
             logger.error(f"Input {name!r} stopped; nothing unwritten was checkpointed. {error}")
             sys.stderr.write(f"ERROR input {name!r}: {error}\n")
-        except Exception as error:  # an unexpected bug: keep the traceback, never a secret
+        except Exception as error:  # noqa: BLE001  an unexpected bug: keep the traceback, never a secret
             summary.outcome = "failed"
             log.log_exception(logger, error, "unexpected", msg_before=f"Input {name!r} failed unexpectedly:")
         finally:

@@ -66,7 +66,9 @@ def account_from_fields(name: str, fields: dict[str, Any]) -> Account:
         key = str(fields.get("certificate_private_key") or "")
         thumbprint = str(fields.get("certificate_thumbprint") or "")
         if not key or not thumbprint:
-            raise ConfigError(f"Account {name!r} uses a certificate but lacks its private key or thumbprint: edit the account.")
+            raise ConfigError(
+                f"Account {name!r} uses a certificate but lacks its private key or thumbprint: edit the account."
+            )
         credential = Credential(client_id, private_key=key, thumbprint=thumbprint)
     else:
         secret = str(fields.get("client_secret") or "")

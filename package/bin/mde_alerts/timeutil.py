@@ -13,9 +13,7 @@ import re
 import time
 
 TICKS_PER_SECOND = 10_000_000
-_INSTANT = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?$"
-)
+_INSTANT = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?$")
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 
 
