@@ -6,6 +6,7 @@ import json
 import re
 
 import pytest
+
 from mde_alerts.collector import (
     OVERLAP_TICKS,
     AlertState,

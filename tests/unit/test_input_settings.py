@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from mde_alerts.input_settings import DAY_TICKS, InvalidSetting, parse_input
 from mde_alerts.timeutil import parse_instant
 

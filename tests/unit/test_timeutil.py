@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from mde_alerts.timeutil import epoch_text, format_instant, parse_instant
 
 
