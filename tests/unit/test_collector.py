@@ -118,8 +118,12 @@ def test_timestamps_compare_as_instants_not_strings() -> None:
 
 
 def test_event_time_follows_the_chosen_field_and_raw_json_is_kept_compact() -> None:
-    item = {"id": "a", "title": "Ünïcode \"quoted\"", "lastUpdateTime": "2026-11-01T00:00:01Z",
-            "alertCreationTime": "2026-11-01T00:00:00.5Z"}
+    item = {
+        "id": "a",
+        "title": 'Ünïcode "quoted"',
+        "lastUpdateTime": "2026-11-01T00:00:01Z",
+        "alertCreationTime": "2026-11-01T00:00:00.5Z",
+    }
     (state,) = parse_page({"value": [item]}, "alertCreationTime")
     assert state.event_time == parse_instant("2026-11-01T00:00:00.5Z")
     assert json.loads(state.raw) == item and ": " not in state.raw and "Ü" in state.raw
