@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import subprocess
-from datetime import datetime, timedelta, timezone
 import xml.etree.ElementTree as ET
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
