@@ -14,7 +14,7 @@ from mde_alerts.collector import (
     Checkpoint,
     Collection,
     Query,
-    parse_page,
+    split_page,
 )
 from mde_alerts.timeutil import TICKS_PER_SECOND, format_instant, parse_instant
 
@@ -44,7 +44,8 @@ def run(collection: Collection, alerts: list[dict[str, object]]) -> tuple[list[A
     while (query := collection.next_query()) is not None:
         queries.append(query)
         assert len(queries) < 100, "the collector did not make progress"
-        written += collection.take_page(parse_page(answer(query, alerts), "lastUpdateTime"))
+        page = split_page(json.dumps(answer(query, alerts)), "lastUpdateTime")
+        written += collection.take_page(page.states, page.next_link)
     return written, queries
 
 
@@ -110,7 +111,7 @@ def test_timestamps_compare_as_instants_not_strings() -> None:
     early["lastUpdateTime"] = "2026-11-01T00:00:59.2Z"
     later = alert("y", 0)
     later["lastUpdateTime"] = "2026-11-01T00:00:59.25Z"
-    states = parse_page({"value": [early, later]}, "lastUpdateTime")
+    states = split_page(json.dumps({"value": [early, later]}), "lastUpdateTime").states
     assert states[0].updated < states[1].updated
     collection = Collection(Checkpoint(), start=BASE, page_size=100)
     collection.take_page(states)
@@ -124,23 +125,45 @@ def test_event_time_follows_the_chosen_field_and_raw_json_is_kept_compact() -> N
         "lastUpdateTime": "2026-11-01T00:00:01Z",
         "alertCreationTime": "2026-11-01T00:00:00.5Z",
     }
-    (state,) = parse_page({"value": [item]}, "alertCreationTime")
+    answer_text = json.dumps({"@odata.context": "x", "value": [item]}, ensure_ascii=False, separators=(",", ":"))
+    (state,) = split_page(answer_text, "alertCreationTime").states
     assert state.event_time == parse_instant("2026-11-01T00:00:00.5Z")
-    assert json.loads(state.raw) == item and ": " not in state.raw and "Ü" in state.raw
+    assert state.raw == json.dumps(item, ensure_ascii=False, separators=(",", ":"))  # the API's own text
+    pretty = json.dumps({"value": [item]}, indent=2)
+    assert split_page(pretty, "alertCreationTime").states[0].raw == state.raw  # made compact when it is not
+
+
+def test_a_next_link_is_followed_as_given() -> None:
+    collection = Collection(Checkpoint(), start=BASE, page_size=2)
+    answer_text = json.dumps({"value": [alert("a", BASE)], "@odata.nextLink": "https://h/api/alerts?$skip=2"})
+    page = split_page(answer_text, "lastUpdateTime")
+    collection.take_page(page.states, page.next_link)
+    assert collection.next_query() == Query("", 0, 2, link="https://h/api/alerts?$skip=2")
+    collection.take_page([], None)
+    assert collection.next_query() is None
 
 
 @pytest.mark.parametrize(
     "body, message",
     [
         ({"error": "x"}, "no 'value'"),
+        ({"value": {"id": "a"}}, "not a list"),
         ({"value": [{"id": "a"}]}, "alert a has no lastUpdateTime"),
         ({"value": [{"id": "a", "lastUpdateTime": "yesterday"}]}, "not an ISO-8601"),
-        ("<html>", "no 'value'"),
     ],
 )
 def test_unusable_answers_are_refused_whole(body: object, message: str) -> None:
     with pytest.raises(BadPage, match=message):
-        parse_page(body, "lastUpdateTime")
+        split_page(json.dumps(body), "lastUpdateTime")
+
+
+@pytest.mark.parametrize(
+    "text", ["<html>busy</html>", '{"value":[{"id":"a","lastUpdateTime":"2026', "", '{"value":[]} x']
+)
+def test_answers_that_are_not_json_are_worth_asking_again(text: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        split_page(text, "lastUpdateTime")
+    assert not isinstance(caught.value, BadPage)
 
 
 @pytest.mark.parametrize("record", ["{", [], {"version": 0, "since": None}, {"version": 1, "since": "nope"}])

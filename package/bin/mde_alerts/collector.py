@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -95,28 +96,99 @@ class Query:
     filter: str
     skip: int
     top: int
+    link: Optional[str] = None  # an @odata.nextLink to fetch as it is, instead of filter/skip/top
+
+
+_DECODER = json.JSONDecoder()
+_SCAN = _DECODER.scan_once  # type: ignore[attr-defined]  # the C scanner json.loads uses
+_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _skip(text: str, index: int, expected: str = "") -> int:
+    index = _SPACE.match(text, index).end()  # type: ignore[union-attr]
+    if expected:
+        if text[index : index + 1] != expected:
+            raise ValueError(f"expected {expected!r} at offset {index}")
+        index = _SPACE.match(text, index + 1).end()  # type: ignore[union-attr]
+    return index
+
+
+@dataclass(frozen=True)
+class Page:
+    states: list[AlertState]
+    next_link: Optional[str] = None  # Defender documents none for alerts; followed if it ever comes
+
+
+def split_page(text: str, time_field: str) -> Page:
+    """The alerts of one API answer, in order, each keeping its exact JSON text.
+
+    The event is the API's own JSON, so it is sliced out of the answer rather than
+    rebuilt: json's own scanner walks each alert once, giving both the fields the
+    collector needs and where the alert's text ends. Raises ValueError when the
+    answer is not JSON (retry-worthy: truncated, or a proxy's HTML page) and BadPage
+    when it is JSON but not a list of alerts.
+    """
+    states: list[AlertState] = []
+    next_link: Optional[str] = None
+    found_value = False
+    try:
+        index = _skip(text, 0, "{")
+        while text[index : index + 1] != "}":
+            key, index = _SCAN(text, index)
+            index = _skip(text, index, ":")
+            if key != "value":
+                value, index = _SCAN(text, index)
+                if key == "@odata.nextLink" and isinstance(value, str):
+                    next_link = value
+            else:
+                found_value = True
+                if text[index : index + 1] != "[":
+                    raise BadPage("the answer's 'value' is not a list of alerts")
+                index = _skip(text, index, "[")
+                while text[index : index + 1] != "]":
+                    alert, end = _SCAN(text, index)
+                    raw = text[index:end]
+                    states.append(_state(alert, raw if "\n" not in raw else _compact(alert), time_field))
+                    index = _skip(text, end)
+                    if text[index : index + 1] == ",":
+                        index = _skip(text, index + 1)
+                index += 1
+            index = _skip(text, index)
+            if text[index : index + 1] == ",":
+                index = _skip(text, index + 1)
+        if text[index + 1 :].strip():
+            raise ValueError("data after the answer's end")
+    except StopIteration as error:  # the scanner's way of saying "no JSON value here"
+        raise ValueError(f"not JSON at offset {error.value}") from None
+    if not found_value:
+        raise BadPage("the answer has no 'value' list of alerts")
+    return Page(states, next_link)
+
+
+def _compact(alert: Any) -> str:
+    return json.dumps(alert, ensure_ascii=False, separators=(",", ":"))
+
+
+def _state(alert: Any, raw: str, time_field: str) -> AlertState:
+    if not isinstance(alert, dict) or not alert.get("id"):
+        raise BadPage("an alert in the answer has no 'id'")
+    updated_text = alert.get("lastUpdateTime")
+    if not updated_text:
+        raise BadPage(f"alert {alert['id']} has no lastUpdateTime")
+    try:
+        updated = parse_instant(updated_text)
+        event_text = alert.get(time_field) or updated_text
+        event_time = updated if event_text is updated_text else parse_instant(event_text)
+    except (ValueError, TypeError) as error:
+        raise BadPage(f"alert {alert['id']}: {error}") from None
+    return AlertState(str(alert["id"]), updated, event_time, raw)
 
 
 def parse_page(body: Any, time_field: str) -> list[AlertState]:
-    """Turn one decoded API answer into alert states, in the API's order."""
+    """Alert states from an already decoded answer (used where no raw text exists)."""
     if not isinstance(body, dict) or not isinstance(body.get("value"), list):
         raise BadPage("the answer has no 'value' list of alerts")
-    states = []
-    for alert in body["value"]:
-        if not isinstance(alert, dict) or not alert.get("id"):
-            raise BadPage("an alert in the answer has no 'id'")
-        updated_text = alert.get("lastUpdateTime")
-        if not updated_text:
-            raise BadPage(f"alert {alert['id']} has no lastUpdateTime")
-        try:
-            updated = parse_instant(updated_text)
-            event_text = alert.get(time_field) or updated_text
-            event_time = updated if event_text is updated_text else parse_instant(event_text)
-        except ValueError as error:
-            raise BadPage(f"alert {alert['id']}: {error}") from None
-        raw = json.dumps(alert, ensure_ascii=False, separators=(",", ":"))
-        states.append(AlertState(str(alert["id"]), updated, event_time, raw))
-    return states
+    return [_state(alert, _compact(alert), time_field) for alert in body["value"]]
 
 
 class Collection:
@@ -137,6 +209,7 @@ class Collection:
         else:
             self._boundary, self._inclusive = checkpoint.since - overlap, True
         self._tie_skip: Optional[int] = None  # paging inside one instant when set
+        self._next_link: Optional[str] = None
         self._done = False
         self.pages = 0
         self.states_read = 0
@@ -146,12 +219,14 @@ class Collection:
         if self._done:
             return None
         instant = format_instant(self._boundary)
+        if self._next_link:
+            return Query("", 0, self._page_size, link=self._next_link)
         if self._tie_skip is not None:
             return Query(f"lastUpdateTime eq {instant}", self._tie_skip, self._page_size)
         operator = "ge" if self._inclusive else "gt"
         return Query(f"lastUpdateTime {operator} {instant}", 0, self._page_size)
 
-    def take_page(self, states: list[AlertState]) -> list[AlertState]:
+    def take_page(self, states: list[AlertState], next_link: Optional[str] = None) -> list[AlertState]:
         """Record one page; return its states that were never written, in order."""
         self.pages += 1
         self.states_read += len(states)
@@ -165,7 +240,9 @@ class Collection:
             if self._since is None or state.updated > self._since:
                 self._since = state.updated
         self.states_new += len(new)
-        self._advance(states)
+        self._next_link = next_link
+        if next_link is None:
+            self._advance(states)
         return new
 
     def _advance(self, states: list[AlertState]) -> None:

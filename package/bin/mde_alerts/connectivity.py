@@ -7,6 +7,7 @@ its fix, not discovered by an input at 3 a.m.
 
 from __future__ import annotations
 
+import json
 import time
 
 from mde_alerts.defender_api import ALERTS_PATH, Connection, DefenderClient, TransientError
@@ -21,6 +22,6 @@ def check_account(account: Account, connection: Connection) -> None:
     client.deadline = time.monotonic() + CHECK_SECONDS
     client.token()
     try:
-        client.get_json(account.cloud.api_base + ALERTS_PATH, {"$top": 1})
+        client.get(account.cloud.api_base + ALERTS_PATH, {"$top": 1}, json.loads)
     except TransientError as error:
         raise TransientError(f"{error} The account was not saved; try again in a few minutes.") from None

@@ -8,17 +8,19 @@ message.
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, TypeVar
 from urllib.parse import urlsplit
 
 import msal
 import requests
 
 from mde_alerts.clouds import Cloud
+from mde_alerts.collector import BadPage, Page, Query, split_page
+
+T = TypeVar("T")
 
 ALERTS_PATH = "/api/alerts"
 CONNECT_TIMEOUT = 15
@@ -203,16 +205,22 @@ class DefenderClient:
 
     # -- alerts -------------------------------------------------------------------------
 
-    def alerts_page(self, filter_text: str, top: int, skip: int, expand_evidence: bool) -> Any:
-        """One decoded page of `GET /api/alerts`, retried through transient faults."""
-        params: dict[str, Any] = {"$filter": filter_text, "$orderby": "lastUpdateTime asc", "$top": top}
-        if skip:
-            params["$skip"] = skip
+    def alerts_page(self, query: Query, expand_evidence: bool, time_field: str) -> Page:
+        """One page of `GET /api/alerts`, retried through transient faults."""
+        if query.link:
+            # Never send the token anywhere but the tenant's own API host.
+            if urlsplit(query.link).netloc != urlsplit(self.cloud.api_base).netloc:
+                raise BadPage(f"@odata.nextLink points to another host ({urlsplit(query.link).netloc}); not followed")
+            return self.get(query.link, None, lambda text: split_page(text, time_field))
+        params: dict[str, Any] = {"$filter": query.filter, "$orderby": "lastUpdateTime asc", "$top": query.top}
+        if query.skip:
+            params["$skip"] = query.skip
         if expand_evidence:
             params["$expand"] = "evidence"
-        return self.get_json(self.cloud.api_base + ALERTS_PATH, params)
+        return self.get(self.cloud.api_base + ALERTS_PATH, params, lambda text: split_page(text, time_field))
 
-    def get_json(self, url: str, params: dict[str, Any]) -> Any:
+    def get(self, url: str, params: Optional[dict[str, Any]], decode: Callable[[str], T]) -> T:
+        """GET with retries; `decode` raises ValueError for an answer worth asking again."""
         refreshed = False
         attempt = 0
         while True:
@@ -241,8 +249,8 @@ class DefenderClient:
                     self._retry_or_fail(attempt, f"truncated answer ({len(body)} of {expected} bytes)")
                     continue
                 try:
-                    return json.loads(body)
-                except ValueError:
+                    return decode(body.decode("utf-8"))
+                except ValueError:  # also UnicodeDecodeError: a cut or foreign body
                     self._retry_or_fail(attempt, "an answer that is not JSON")
                     continue
             if status == 401 and not refreshed:

@@ -25,7 +25,7 @@ from mde_alerts.checkpoint_store import (
     KVStoreCheckpoints,
     StoreUnavailable,
 )
-from mde_alerts.collector import BadPage, Checkpoint, Collection, parse_page
+from mde_alerts.collector import BadPage, Checkpoint, Collection
 from mde_alerts.constants import INPUT_SCHEME, LOG_NAMESPACE, SOURCETYPE
 from mde_alerts.defender_api import BudgetExhausted, ConfigError, DefenderClient, TransientError
 from mde_alerts.events import EventStream
@@ -131,8 +131,9 @@ def collect(
                 summary.outcome = "stopped at the run's time limit; the next run resumes"
                 break
             pacer.before_call(deadline)
-            body = client.alerts_page(query.filter, query.top, query.skip, settings.include_evidence)
-            new = collection.take_page(parse_page(body, settings.time_field))
+            page = client.alerts_page(query, settings.include_evidence, settings.time_field)
+            new = collection.take_page(page.states, page.next_link)
+            del page
             if new:
                 stream.write(new)
                 stream.flush()
