@@ -51,8 +51,10 @@ class KVStoreCheckpoints:
 
             session_key, scheme, host, port = self._args
             try:
+                # max_retries=0: solnlib would otherwise retry a disabled KV store for ~45 s
+                # before saying so; a down store is reported at once and the run stops.
                 self._checkpointer = KVStoreCheckpointer(
-                    CHECKPOINT_COLLECTION, session_key, APP, scheme=scheme, host=host, port=port
+                    CHECKPOINT_COLLECTION, session_key, APP, scheme=scheme, host=host, port=port, max_retries=0
                 )
             except Exception as error:  # noqa: BLE001 (splunklib raises HTTP, socket and SSL errors alike)
                 raise self._unavailable(error) from None

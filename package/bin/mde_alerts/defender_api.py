@@ -8,6 +8,7 @@ message.
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from dataclasses import dataclass, field
@@ -100,15 +101,33 @@ class Stats:
     waits: list[float] = field(default_factory=list)
 
 
+class _Session(requests.Session):
+    """A session whose configured proxy and CA bundle win over the environment.
+
+    requests lets REQUESTS_CA_BUNDLE and HTTPS_PROXY override a session's own `verify`
+    and `proxies`; an admin's explicit setting must win instead. Without one, the
+    standard variables apply: REQUESTS_CA_BUNDLE (requests' own), then SSL_CERT_FILE.
+    """
+
+    def __init__(self, connection: Connection) -> None:
+        super().__init__()
+        self.headers["User-Agent"] = USER_AGENT
+        self._proxy = connection.proxy_url
+        self._ca_bundle = connection.ca_bundle
+        if not self._ca_bundle and not os.environ.get("REQUESTS_CA_BUNDLE"):
+            self._ca_bundle = os.environ.get("SSL_CERT_FILE") or None
+
+    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
+        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if self._ca_bundle:
+            settings["verify"] = self._ca_bundle
+        if self._proxy:
+            settings["proxies"] = {"http": self._proxy, "https": self._proxy}
+        return settings
+
+
 def build_session(connection: Connection) -> requests.Session:
-    session = requests.Session()
-    session.headers["User-Agent"] = USER_AGENT
-    if connection.proxy_url:
-        session.proxies = {"http": connection.proxy_url, "https": connection.proxy_url}
-        session.trust_env = False  # an explicit proxy wins over HTTPS_PROXY
-    if connection.ca_bundle:
-        session.verify = connection.ca_bundle
-    return session
+    return _Session(connection)
 
 
 def _error_text(response: requests.Response) -> str:

@@ -55,7 +55,7 @@ def get_logger(name: str, metadata: Mapping[str, Any]) -> logging.Logger:
     home = os.environ.get("SPLUNK_HOME")
     directory = os.path.join(home, "var", "log", "splunk") if home else str(metadata.get("checkpoint_dir") or ".")
     log.Logs.set_context(directory=directory, namespace=LOG_NAMESPACE)
-    logger: logging.Logger = log.Logs().get_logger(f"{LOG_NAMESPACE}_{name}")
+    logger: logging.Logger = log.Logs().get_logger(name)  # file: <namespace>_<input>.log
     return logger
 
 

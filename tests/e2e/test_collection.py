@@ -1,0 +1,255 @@
+"""The packaged input, run as splunkd runs it, against the Microsoft and splunkd stand-ins.
+
+Each test drives `python bin/defender_endpoint_alerts.py` (stdin XML, stdout event
+stream, the package's own lib/) under Splunk's Python, with Microsoft's documented
+hostnames resolved to the stand-in.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.harness import ACCOUNT, CHECKPOINTS, SECRET, Scenario, alert_ids, iso
+from tests.standins.launcher import StandinStack
+from tests.standins.timefmt import to_ticks
+
+SOURCETYPE = "ms:defender:atp:alerts"
+
+
+@pytest.fixture
+def scenario(app_dir: Path, splunk_python: str, tmp_path: Path) -> Iterator[Scenario]:
+    stack = StandinStack(tmp_path / "stack", app_default_dir=app_dir / "default").start()
+    try:
+        yield Scenario(stack, app_dir, splunk_python, tmp_path)
+    finally:
+        stack.stop()
+
+
+def test_first_run_then_an_idle_rerun(scenario: Scenario) -> None:
+    tenant = scenario.add_tenant()
+    alerts = scenario.add_alerts(1200, days_back=3)
+    old = scenario.factory.alerts(5, start=iso(time.time() - 20 * 86400), end=iso(time.time() - 10 * 86400))
+    scenario.stack.microsoft.add_alerts(tenant.tenant_id, old)  # before Start: never collected
+
+    first = scenario.run(start="7")
+    assert first.returncode == 0, first.stderr
+    expected = {(a["id"], a["lastUpdateTime"]) for a in alerts}
+    assert Counter(alert_ids(first)) == Counter(expected)
+    event = first.events[0]
+    assert event["sourcetype"] == SOURCETYPE and event["index"] == "mde"
+    assert event["source"] == f"defender_endpoint_alerts://{tenant.tenant_id}/prod"
+    by_id = {a["id"]: a for a in scenario.stack.microsoft.visible_alerts(tenant.tenant_id)}
+    for written in first.events[:50]:
+        alert = json.loads(written["data"])
+        assert alert == by_id[alert["id"]]  # the API's JSON, unchanged
+        assert "\n" not in written["data"]
+        assert abs(float(written["time"]) - to_ticks(alert["lastUpdateTime"]) / 1e7) < 1e-6
+    assert scenario.checkpoint() is not None
+    assert "run summary:" in scenario.log() and "events=1200" in scenario.log()
+
+    calls_before = scenario.api_calls()
+    idle = scenario.run(start="7")
+    assert idle.returncode == 0
+    assert idle.events == []
+    assert scenario.api_calls() - calls_before == 1
+
+
+def test_updates_are_new_events_and_time_can_follow_creation(scenario: Scenario) -> None:
+    tenant = scenario.add_tenant()
+    alerts = scenario.add_alerts(30)
+    scenario.run(time_field="alertCreationTime")
+    changed = scenario.stack.microsoft.update_alert(tenant.tenant_id, alerts[3]["id"], {"status": "Resolved"})
+    second = scenario.run(time_field="alertCreationTime")
+    assert alert_ids(second) == [(changed["id"], changed["lastUpdateTime"])]
+    assert json.loads(second.events[0]["data"])["status"] == "Resolved"
+    assert abs(float(second.events[0]["time"]) - to_ticks(changed["alertCreationTime"]) / 1e7) < 1e-6
+
+
+def test_a_backlog_above_the_page_cap_arrives_in_one_run(scenario: Scenario) -> None:
+    scenario.add_tenant()
+    alerts = scenario.add_alerts(23_000)
+    result = scenario.run(timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert len(result.events) == 23_000
+    assert len(set(alert_ids(result))) == 23_000
+    assert scenario.api_calls() <= 4  # three pages of 10,000 (and the last partial one)
+    assert {json.loads(e["data"])["id"] for e in result.events} == {a["id"] for a in alerts}
+
+
+def test_more_alerts_at_one_instant_than_a_page_holds(scenario: Scenario) -> None:
+    tenant = scenario.add_tenant()
+    at = iso(time.time() - 3600)
+    tied = scenario.factory.tied(250, at)
+    scenario.stack.microsoft.add_alerts(tenant.tenant_id, tied)
+    others = scenario.add_alerts(120)
+    result = scenario.run(page_size="100")
+    written = alert_ids(result)
+    assert len(written) == len(set(written)) == 370
+    assert {i for i, _ in written} == {a["id"] for a in tied + others}
+    assert any("lastUpdateTime eq " in r.params.get("$filter", "") for r in scenario.stack.microsoft.requests)
+
+
+def test_throttling_and_server_errors_mid_run_lose_nothing(scenario: Scenario) -> None:
+    scenario.add_tenant()
+    alerts = scenario.add_alerts(600)
+    ms = scenario.stack.microsoft
+    ms.queue_fault("throttle", count=1, retry_after=1)
+    ms.queue_fault("503", count=1)
+    ms.queue_fault("reset", count=1)
+    ms.queue_fault("truncate", count=1)
+    result = scenario.run(page_size="100")
+    assert result.returncode == 0
+    assert sorted(alert_ids(result)) == sorted((a["id"], a["lastUpdateTime"]) for a in alerts)
+    assert ms.count("api", status=429) == 1
+    assert "retries=3" in scenario.log() and "throttled=1" in scenario.log()
+
+
+def test_a_late_arrival_inside_the_overlap_is_collected_once(scenario: Scenario) -> None:
+    tenant = scenario.add_tenant()
+    alerts = scenario.add_alerts(40, newest_seconds_ago=30)
+    scenario.run()
+    newest = max(to_ticks(a["lastUpdateTime"]) for a in alerts)
+    late = scenario.factory.alert(newest - 5 * 60 * 10_000_000)  # 5 minutes older than the newest seen
+    scenario.stack.microsoft.add_alerts(tenant.tenant_id, [late])
+    second = scenario.run()
+    assert alert_ids(second) == [(late["id"], late["lastUpdateTime"])]
+    assert scenario.run().events == []
+
+
+def test_kill_9_mid_run_then_a_rerun_loses_nothing(scenario: Scenario) -> None:
+    scenario.add_tenant()
+    alerts = scenario.add_alerts(20_000)
+    running = scenario.run_async(page_size="1000")
+    assert running.wait_for_events(6_000, timeout=120)
+    running.kill9()
+    killed = running.result()
+    assert killed.killed and not killed.stream.complete
+    rerun = scenario.run(page_size="1000")
+    assert rerun.returncode == 0
+    written = alert_ids(killed) + alert_ids(rerun)
+    assert set(written) == {(a["id"], a["lastUpdateTime"]) for a in alerts}
+    duplicates = len(written) - len(set(written))
+    print(f"kill -9 after {len(killed.events)} events: rerun wrote {len(rerun.events)}, duplicates {duplicates}")
+    assert duplicates <= 1000  # at most the page whose checkpoint the kill prevented
+
+
+def test_a_wrong_secret_is_reported_with_the_fix_and_never_logged(scenario: Scenario) -> None:
+    scenario.add_tenant(account_secret="wrong-" + SECRET)
+    scenario.add_alerts(5)
+    result = scenario.run()
+    assert result.events == []
+    assert "AADSTS7000215" in scenario.log() and "paste the secret's Value" in scenario.log()
+    assert "paste the secret's Value" in result.stderr
+    for text in (result.stdout, result.stderr, scenario.log()):
+        assert SECRET not in text
+
+
+def test_a_missing_permission_is_named(scenario: Scenario) -> None:
+    scenario.add_tenant(roles=())
+    scenario.add_alerts(5)
+    result = scenario.run()
+    assert result.events == []
+    assert "Alert.Read.All" in scenario.log() and "403" in scenario.log()
+    assert scenario.checkpoint() is None
+
+
+def test_the_wrong_region_is_suggested(scenario: Scenario) -> None:
+    scenario.add_tenant(geo="us", cloud="commercial_eu")
+    scenario.add_alerts(5)
+    result = scenario.run()
+    assert result.events == []
+    assert "cloud/region is probably wrong" in scenario.log()
+
+
+def test_kv_store_down_stops_before_reading_and_says_so(scenario: Scenario) -> None:
+    scenario.add_tenant()
+    scenario.add_alerts(20)
+    assert scenario.stack.splunkd is not None
+    scenario.stack.splunkd.set_kvstore_state("disabled")
+    started = time.monotonic()
+    result = scenario.run()
+    assert time.monotonic() - started < 30
+    assert result.events == [] and scenario.api_calls() == 0
+    assert "KV store is not available" in scenario.log() and "Checkpoint store to File" in scenario.log()
+    scenario.stack.splunkd.set_kvstore_state("ready")
+    assert len(scenario.run().events) == 20
+
+
+def test_the_file_checkpoint_store(scenario: Scenario) -> None:
+    scenario.add_tenant()
+    scenario.add_alerts(50)
+    assert scenario.stack.splunkd is not None
+    scenario.stack.splunkd.set_kvstore_state("disabled")  # a heavy forwarder without KV store
+    first = scenario.run(checkpoint_store="file")
+    assert len(first.events) == 50
+    assert (scenario.work / "checkpoints" / "prod.checkpoint.json").exists()
+    assert scenario.run(checkpoint_store="file").events == []
+    assert scenario.stack.splunkd.kv_documents(CHECKPOINTS) == {}
+
+
+def test_a_corrupt_checkpoint_restarts_from_start_without_losing_alerts(scenario: Scenario) -> None:
+    scenario.add_tenant()
+    alerts = scenario.add_alerts(10)
+    (scenario.work / "checkpoints").mkdir(parents=True, exist_ok=True)
+    (scenario.work / "checkpoints" / "prod.checkpoint.json").write_text('{"version": 99}')
+    result = scenario.run(checkpoint_store="file")
+    assert len(result.events) == len(alerts)
+    assert "cannot be read" in scenario.log() and "duplicate events" in scenario.log()
+    assert scenario.run(checkpoint_store="file").events == []
+
+
+def test_an_account_deleted_under_a_running_input(scenario: Scenario) -> None:
+    scenario.add_tenant()
+    scenario.add_alerts(3)
+    result = scenario.run(account="gone")
+    assert result.events == []
+    assert "'gone' no longer exists" in scenario.log()
+
+
+def test_answers_without_alerts_stop_the_run_without_advancing(scenario: Scenario) -> None:
+    scenario.add_tenant()
+    alerts = scenario.add_alerts(300)
+    ms = scenario.stack.microsoft
+    ms.queue_fault("no_value", count=1)
+    first = scenario.run(page_size="100")
+    assert first.events == [] and "has no 'value'" in scenario.log()
+    ms.queue_fault("html", count=5)  # a proxy's error page, every attempt
+    assert scenario.run(page_size="100").events == []
+    assert "not JSON" in scenario.log()
+    assert scenario.checkpoint() is None
+    assert len(scenario.run(page_size="100").events) == len(alerts)
+
+
+def test_two_tenants_in_one_process_are_told_apart(scenario: Scenario) -> None:
+    first = scenario.add_tenant()
+    scenario.add_alerts(10)
+    stack = scenario.stack
+    second = stack.microsoft.add_tenant(geo="eu")
+    app = stack.microsoft.add_app(second.tenant_id, secret="other")
+    assert stack.splunkd is not None
+    stack.splunkd.seed_account("fabrikam", second.tenant_id, app.client_id, "commercial_eu", client_secret="other")
+    from tests.standins.alerts_factory import AlertFactory
+
+    now = time.time()
+    stack.microsoft.add_alerts(
+        second.tenant_id,
+        AlertFactory(seed=9, tenant_id=second.tenant_id).alerts(7, start=iso(now - 3600), end=iso(now)),
+    )
+    result = stack.run_modinput(
+        scenario.app_dir,
+        {"contoso_in": scenario.params(), "fabrikam_in": scenario.params(account="fabrikam")},
+        python=scenario.python,
+        checkpoint_dir=scenario.work / "checkpoints",
+    )
+    sources = Counter(event["source"] for event in result.events)
+    assert sources == {
+        f"defender_endpoint_alerts://{first.tenant_id}/contoso_in": 10,
+        f"defender_endpoint_alerts://{second.tenant_id}/fabrikam_in": 7,
+    }
+    assert ACCOUNT == "contoso"
