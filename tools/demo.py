@@ -26,6 +26,7 @@ from tests.standins.alerts_factory import AlertFactory  # noqa: E402
 from tests.standins.launcher import RunResult, StandinStack  # noqa: E402
 
 ALERTS = 2_500
+DEMO_SECRET = "demo-secret-value"  # noqa: S105  (the stand-in tenant's)
 DAY = 86_400
 
 
@@ -71,13 +72,13 @@ def main() -> int:
             assert stack.splunkd is not None
             ms = stack.microsoft
             tenant = ms.add_tenant(domain="contoso.onmicrosoft.com", geo="eu")
-            app = ms.add_app(tenant.tenant_id, secret="demo-secret-value")
+            app = ms.add_app(tenant.tenant_id, secret=DEMO_SECRET)
             now = time.time()
             factory = AlertFactory(seed=2026, tenant_id=tenant.tenant_id)
             alerts = factory.alerts(ALERTS, start=iso(now - 6 * DAY), end=iso(now - 120))
             ms.add_alerts(tenant.tenant_id, alerts)
             stack.splunkd.seed_account(
-                "contoso", "contoso.onmicrosoft.com", app.client_id, "commercial_eu", client_secret="demo-secret-value"
+                "contoso", "contoso.onmicrosoft.com", app.client_id, "commercial_eu", client_secret=DEMO_SECRET
             )
             stack.splunkd.seed_settings(loglevel="INFO")
             print(

@@ -1236,17 +1236,17 @@ class MicrosoftStandin:
         residual: list[Predicate] = []
         for p in preds:
             if p.field == "lastUpdateTime" and p.op != "ne":
-                v = p.value
+                ticks = int(p.value)  # datetime literals are ticks
                 if p.op == "ge":
-                    lo = max(lo, v)
+                    lo = max(lo, ticks)
                 elif p.op == "gt":
-                    lo = max(lo, v + 1)
+                    lo = max(lo, ticks + 1)
                 elif p.op == "le":
-                    hi = min(hi, v + 1)
+                    hi = min(hi, ticks + 1)
                 elif p.op == "lt":
-                    hi = min(hi, v)
+                    hi = min(hi, ticks)
                 else:  # eq
-                    lo, hi = max(lo, v), min(hi, v + 1)
+                    lo, hi = max(lo, ticks), min(hi, ticks + 1)
             else:
                 residual.append(p)
         if self.retention_days is not None:
