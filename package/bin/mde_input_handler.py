@@ -14,6 +14,7 @@ from splunktaucclib.rest_handler.admin_external import AdminExternalHandler
 
 from mde_alerts.checkpoint_store import FileCheckpoints, KVStoreCheckpoints, StoreUnavailable
 from mde_alerts.constants import INPUT_SCHEME
+from mde_alerts.splunk_config import Splunkd
 
 
 class InputHandler(AdminExternalHandler):
@@ -24,5 +25,5 @@ class InputHandler(AdminExternalHandler):
         checkpoint_dir = splunkenv.make_splunkhome_path(["var", "lib", "splunk", "modinputs", INPUT_SCHEME])
         FileCheckpoints(checkpoint_dir).delete(name)
         with contextlib.suppress(StoreUnavailable):  # no KV store here: the input used the file store
-            KVStoreCheckpoints(self.getSessionKey(), scheme, host, int(port)).delete(name)
+            KVStoreCheckpoints(Splunkd(self.getSessionKey(), scheme, host, int(port))).delete(name)
         return result

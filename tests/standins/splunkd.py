@@ -229,6 +229,12 @@ class SplunkdStandin:
             with self._lock:
                 self._default[(a, p.stem)] = parse_conf_text(p.read_text(encoding="utf-8", errors="replace"))
                 self._conf_files.add((a, p.stem))
+        # splunkd creates the KV store collections an app declares in collections.conf when it loads the app.
+        for name, settings in self._default.get((a, "collections"), {}).items():
+            if name != "default":
+                fields = {k[6:]: v for k, v in settings.items() if k.startswith("field.")}
+                with self._lock:
+                    self._collections.setdefault((a, name), _Collection(name, a, fields))
 
     def create_conf_file(self, name: str, app: str | None = None) -> None:
         with self._lock:

@@ -14,7 +14,8 @@ import tempfile
 from typing import Any, Optional, Protocol
 
 from mde_alerts.collector import Checkpoint
-from mde_alerts.constants import APP, CHECKPOINT_COLLECTION
+from mde_alerts.constants import CHECKPOINT_COLLECTION
+from mde_alerts.splunk_config import Splunkd
 
 
 class StoreUnavailable(Exception):
@@ -41,24 +42,10 @@ def _decode(key: str, record: Any) -> Optional[Checkpoint]:
 
 
 class KVStoreCheckpoints:
-    def __init__(self, session_key: str, scheme: str, host: str, port: int) -> None:
-        self._args = (session_key, scheme, host, port)
-        self._checkpointer: Any = None
+    """One KV store document per input, in the format of solnlib's KVStoreCheckpointer."""
 
-    def _kv(self) -> Any:
-        if self._checkpointer is None:
-            from solnlib.modular_input.checkpointer import KVStoreCheckpointer
-
-            session_key, scheme, host, port = self._args
-            try:
-                # max_retries=0: solnlib would otherwise retry a disabled KV store for ~45 s
-                # before saying so; a down store is reported at once and the run stops.
-                self._checkpointer = KVStoreCheckpointer(
-                    CHECKPOINT_COLLECTION, session_key, APP, scheme=scheme, host=host, port=port, max_retries=0
-                )
-            except Exception as error:  # noqa: BLE001 (splunklib raises HTTP, socket and SSL errors alike)
-                raise self._unavailable(error) from None
-        return self._checkpointer
+    def __init__(self, splunkd: Splunkd) -> None:
+        self._splunkd = splunkd
 
     @staticmethod
     def _unavailable(error: Exception) -> StoreUnavailable:
@@ -68,25 +55,25 @@ class KVStoreCheckpoints:
         )
 
     def load(self, key: str) -> Optional[Checkpoint]:
-        kv = self._kv()
         try:
-            record = kv.get(key)
+            document = self._splunkd.kv_get(CHECKPOINT_COLLECTION, key)
         except Exception as error:  # noqa: BLE001 (splunklib raises HTTP, socket and SSL errors alike)
             raise self._unavailable(error) from None
-        return _decode(key, record)
+        if document is None:
+            return None
+        return _decode(key, document.get("state"))
 
     def save(self, key: str, checkpoint: Checkpoint) -> None:
-        kv = self._kv()
+        record = {"_key": key, "state": json.dumps(checkpoint.to_record(), separators=(",", ":"))}
         try:
-            kv.update(key, checkpoint.to_record())
-        except Exception as error:  # noqa: BLE001 (splunklib raises HTTP, socket and SSL errors alike)
+            self._splunkd.kv_save(CHECKPOINT_COLLECTION, record)
+        except Exception as error:  # noqa: BLE001
             raise self._unavailable(error) from None
 
     def delete(self, key: str) -> None:
-        kv = self._kv()
         try:
-            kv.delete(key)
-        except Exception as error:  # noqa: BLE001 (splunklib raises HTTP, socket and SSL errors alike)
+            self._splunkd.kv_delete(CHECKPOINT_COLLECTION, key)
+        except Exception as error:  # noqa: BLE001
             raise self._unavailable(error) from None
 
 

@@ -71,7 +71,7 @@ class RunSummary:
 def open_store(kind: str, splunkd: Splunkd, checkpoint_dir: str) -> CheckpointStore:
     if kind == "file":
         return FileCheckpoints(checkpoint_dir)
-    return KVStoreCheckpoints(splunkd.session_key, splunkd.scheme, splunkd.host, splunkd.port)
+    return KVStoreCheckpoints(splunkd)
 
 
 class CallPacer:

@@ -6,38 +6,93 @@ in storage/passwords. Only this module knows the conf file and stanza names.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Optional
 from urllib.parse import quote, urlsplit
 
-from solnlib import conf_manager
+from solnlib import conf_manager, splunk_rest_client
+from splunklib import binding, client
 
 from mde_alerts.clouds import Cloud, cloud_for
 from mde_alerts.constants import ACCOUNT_CONF, APP, SETTINGS_CONF, credential_realm
 from mde_alerts.defender_api import ConfigError, Connection, Credential
 
 
-@dataclass(frozen=True)
 class Splunkd:
-    session_key: str
-    scheme: str
-    host: str
-    port: int
+    """splunkd's REST API as the add-on uses it: one client, few calls.
+
+    Every splunkd call is paid for every tenant at every interval, so conf files are
+    opened without solnlib's existence check (`properties/<file>`: one call each) and
+    the KV store is read and written by key without solnlib's collection discovery
+    (two or three calls); the collection is declared in collections.conf.
+    """
+
+    def __init__(self, session_key: str, scheme: str, host: str, port: int) -> None:
+        self.session_key = session_key
+        self.scheme = scheme
+        self.host = host
+        self.port = port
+        self._rest: Any = None
 
     @classmethod
     def from_server_uri(cls, server_uri: str, session_key: str) -> Splunkd:
         parts = urlsplit(server_uri)
         return cls(session_key, parts.scheme or "https", parts.hostname or "127.0.0.1", parts.port or 8089)
 
-    def conf_manager(self, conf_name: str) -> conf_manager.ConfManager:
-        return conf_manager.ConfManager(
+    def rest(self) -> Any:
+        if self._rest is None:
+            self._rest = splunk_rest_client.SplunkRestClient(
+                self.session_key,
+                APP,
+                owner="nobody",
+                scheme=self.scheme,
+                host=self.host,
+                port=self.port,
+                max_retries=1,  # a disabled KV store answers 503: say so now, not after a minute
+            )
+        return self._rest
+
+    def conf_file(self, conf_name: str) -> conf_manager.ConfFile:
+        """A conf file with UCC's encrypted fields decrypted on read."""
+        conf = client.ConfigurationFile(self.rest(), client.PATH_CONF % conf_name, state={"title": conf_name})
+        return conf_manager.ConfFile(
+            conf_name,
+            conf,
             self.session_key,
             APP,
-            scheme=self.scheme,
-            host=self.host,
-            port=self.port,
-            realm=credential_realm(conf_name),
+            "nobody",
+            self.scheme,
+            self.host,
+            self.port,
+            credential_realm(conf_name),
         )
+
+    def kv_get(self, collection: str, key: str) -> Optional[dict[str, Any]]:
+        try:
+            response = self.rest().get(
+                f"storage/collections/data/{collection}/{quote(key, safe='')}", output_mode="json"
+            )
+        except binding.HTTPError as error:
+            if error.status == 404:
+                return None
+            raise
+        record: dict[str, Any] = json.loads(response.body.read())
+        return record
+
+    def kv_save(self, collection: str, record: dict[str, Any]) -> None:
+        self.rest().post(
+            f"storage/collections/data/{collection}/batch_save",
+            headers=[("Content-Type", "application/json")],
+            body=json.dumps([record]),
+        )
+
+    def kv_delete(self, collection: str, key: str) -> None:
+        try:
+            self.rest().delete(f"storage/collections/data/{collection}/{quote(key, safe='')}")
+        except binding.HTTPError as error:
+            if error.status != 404:
+                raise
 
 
 @dataclass(frozen=True)
@@ -80,7 +135,7 @@ def account_from_fields(name: str, fields: dict[str, Any]) -> Account:
 
 def read_account(splunkd: Splunkd, name: str) -> Account:
     try:
-        stanza = splunkd.conf_manager(ACCOUNT_CONF).get_conf(ACCOUNT_CONF).get(name)
+        stanza = splunkd.conf_file(ACCOUNT_CONF).get(name)
     except conf_manager.ConfStanzaNotExistException:
         raise ConfigError(
             f"Account {name!r} no longer exists: edit the input and pick an existing account, or disable the input."
@@ -114,7 +169,7 @@ class Settings:
 
 def read_settings(splunkd: Splunkd) -> Settings:
     try:
-        stanzas = splunkd.conf_manager(SETTINGS_CONF).get_conf(SETTINGS_CONF).get_all(only_current_app=True)
+        stanzas = splunkd.conf_file(SETTINGS_CONF).get_all(only_current_app=True)
     except conf_manager.ConfManagerException:
         stanzas = {}
     proxy = proxy_url(stanzas.get("proxy", {}))
