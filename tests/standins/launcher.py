@@ -43,6 +43,16 @@ from .splunkd import APP_ID, SplunkdStandin, parse_conf_text
 from .tls import TlsPaths, make_tls_material
 
 HOSTMAP_DIR = Path(__file__).resolve().parent / "hostmap"
+RUSAGE_EXEC = Path(__file__).resolve().parent / "rusage_exec.py"
+
+
+@dataclass(frozen=True)
+class _Usage:
+    """The fields of resource.struct_rusage that the tests and benchmarks read."""
+
+    ru_maxrss: int
+    ru_utime: float
+    ru_stime: float
 SCHEME = "defender_endpoint_alerts"
 # Inherited variables that would change where the child connects or what it trusts.
 _STRIP_ENV = {
@@ -180,7 +190,7 @@ class RunResult:
     stdout: str
     stderr: str
     returncode: int
-    rusage: resource.struct_rusage | None
+    rusage: resource.struct_rusage | _Usage | None
     wall_seconds: float
     timed_out: bool = False
     killed: bool = False
@@ -212,7 +222,15 @@ class RunResult:
 class ModinputRun:
     """A running child: ``popen``, ``kill9()``, ``wait_for_events(n)``, ``result()``."""
 
-    def __init__(self, popen: subprocess.Popen[bytes], stdin_text: str, env: dict[str, str], dns_log: Path | None):
+    def __init__(
+        self,
+        popen: subprocess.Popen[bytes],
+        stdin_text: str,
+        env: dict[str, str],
+        dns_log: Path | None,
+        usage_report: Path | None = None,
+    ):
+        self._usage_report = usage_report
         self.popen = popen
         self.pid = popen.pid
         self._stdin_text = stdin_text
@@ -223,7 +241,7 @@ class ModinputRun:
         self._lock = threading.Lock()
         self._started = time.monotonic()
         self._status: int | None = None
-        self._rusage: resource.struct_rusage | None = None
+        self._rusage: resource.struct_rusage | _Usage | None = None
         self._ended = threading.Event()
         self.killed = False
         self.timed_out = False
@@ -256,6 +274,10 @@ class ModinputRun:
         _, status, usage = os.wait4(self.pid, 0)
         self._status = os.waitstatus_to_exitcode(status)
         self._rusage = usage
+        if self._usage_report is not None and self._usage_report.exists():
+            # the input's own figures, measured by rusage_exec (see its docstring)
+            measured = json.loads(self._usage_report.read_text())
+            self._rusage = _Usage(measured["ru_maxrss"], measured["ru_utime"], measured["ru_stime"])
         self.popen.returncode = self._status  # we reaped it; keep Popen from waiting again
         self._ended.set()
 
@@ -373,8 +395,9 @@ def run_modinput_async(
         splunk_home=str(splunk_home) if splunk_home else None,
         env_extra=env_extra,
     )
+    usage_report = work / "rusage.json"
     popen = subprocess.Popen(
-        [python, str(Path(app_dir) / "bin" / script), *args],
+        [python, str(RUSAGE_EXEC), str(usage_report), python, str(Path(app_dir) / "bin" / script), *args],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -382,7 +405,7 @@ def run_modinput_async(
         cwd=str(cwd or work),
         start_new_session=True,
     )
-    return ModinputRun(popen, stdin_text, env, dns_log)
+    return ModinputRun(popen, stdin_text, env, dns_log, usage_report)
 
 
 def run_modinput(

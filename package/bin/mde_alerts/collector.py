@@ -41,7 +41,16 @@ class AlertState:
     alert_id: str
     updated: int  # lastUpdateTime, ticks
     event_time: int  # the input's _time field, ticks
-    raw: str  # the alert's JSON as the API returned it, compact
+    # The alert's JSON as the API returned it is text[start:end]: a page's states share
+    # the page's text instead of each holding a copy, which keeps memory at about one
+    # page's size however many alerts the page holds.
+    text: str = field(repr=False)
+    start: int = 0
+    end: int = -1
+
+    @property
+    def raw(self) -> str:
+        return self.text[self.start : self.end] if self.end >= 0 else self.text
 
     @property
     def key(self) -> str:
@@ -147,8 +156,10 @@ def split_page(text: str, time_field: str) -> Page:
                 index = _skip(text, index, "[")
                 while text[index : index + 1] != "]":
                     alert, end = _SCAN(text, index)
-                    raw = text[index:end]
-                    states.append(_state(alert, raw if "\n" not in raw else _compact(alert), time_field))
+                    if text.find("\n", index, end) < 0:
+                        states.append(_state(alert, time_field, text, index, end))
+                    else:  # not compact: an event must be one line
+                        states.append(_state(alert, time_field, _compact(alert)))
                     index = _skip(text, end)
                     if text[index : index + 1] == ",":
                         index = _skip(text, index + 1)
@@ -169,7 +180,7 @@ def _compact(alert: Any) -> str:
     return json.dumps(alert, ensure_ascii=False, separators=(",", ":"))
 
 
-def _state(alert: Any, raw: str, time_field: str) -> AlertState:
+def _state(alert: Any, time_field: str, text: str, start: int = 0, end: int = -1) -> AlertState:
     if not isinstance(alert, dict) or not alert.get("id"):
         raise BadPage("an alert in the answer has no 'id'")
     updated_text = alert.get("lastUpdateTime")
@@ -181,14 +192,14 @@ def _state(alert: Any, raw: str, time_field: str) -> AlertState:
         event_time = updated if event_text is updated_text else parse_instant(event_text)
     except (ValueError, TypeError) as error:
         raise BadPage(f"alert {alert['id']}: {error}") from None
-    return AlertState(str(alert["id"]), updated, event_time, raw)
+    return AlertState(str(alert["id"]), updated, event_time, text, start, end)
 
 
 def parse_page(body: Any, time_field: str) -> list[AlertState]:
     """Alert states from an already decoded answer (used where no raw text exists)."""
     if not isinstance(body, dict) or not isinstance(body.get("value"), list):
         raise BadPage("the answer has no 'value' list of alerts")
-    return [_state(alert, _compact(alert), time_field) for alert in body["value"]]
+    return [_state(alert, time_field, _compact(alert)) for alert in body["value"]]
 
 
 class Collection:

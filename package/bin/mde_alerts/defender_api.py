@@ -8,6 +8,7 @@ message.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import time
@@ -17,6 +18,7 @@ from urllib.parse import urlsplit
 
 import msal
 import requests
+import urllib3
 
 from mde_alerts.clouds import Cloud
 from mde_alerts.collector import BadPage, Page, Query, split_page
@@ -130,14 +132,15 @@ def build_session(connection: Connection) -> requests.Session:
     return _Session(connection)
 
 
-def _error_text(response: requests.Response) -> str:
+def _error_text(body: bytes) -> str:
+    """Defender's `{"error": {"code", "message"}}`, or the start of whatever came instead."""
     try:
-        error = response.json().get("error", {})
+        error = json.loads(body).get("error", {})
         if isinstance(error, dict):
             return f"{error.get('code', '')}: {error.get('message', '')}".strip(": ")
-    except ValueError:
+    except (ValueError, AttributeError):
         pass
-    return response.text[:200]
+    return body[:200].decode("utf-8", "replace")
 
 
 class DefenderClient:
@@ -254,9 +257,20 @@ class DefenderClient:
                     params=params,
                     headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
                     timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+                    stream=True,
                 )
-                body = response.content
-            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as error:
+                try:
+                    # One read into one bytes object, not kept by the response: a page of
+                    # 10,000 alerts is tens of MB, and only one copy should exist at a time.
+                    body = response.raw.read(decode_content=True)
+                finally:
+                    response.close()
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+                urllib3.exceptions.HTTPError,
+            ) as error:
                 if isinstance(error, (requests.exceptions.ProxyError, requests.exceptions.SSLError)):
                     raise self._network_problem(error, url) from None
                 self._retry_or_fail(attempt, f"network error ({type(error).__name__})")
@@ -268,7 +282,9 @@ class DefenderClient:
                     self._retry_or_fail(attempt, f"truncated answer ({len(body)} of {expected} bytes)")
                     continue
                 try:
-                    return decode(body.decode("utf-8"))
+                    text = body.decode("utf-8")
+                    del body
+                    return decode(text)
                 except ValueError:  # also UnicodeDecodeError: a cut or foreign body
                     self._retry_or_fail(attempt, "an answer that is not JSON")
                     continue
@@ -281,12 +297,12 @@ class DefenderClient:
                 self._wait(self._retry_after(response, attempt), "throttled (429)", budget=True)
                 continue
             if status >= 500:
-                self._retry_or_fail(attempt, f"HTTP {status} {_error_text(response)}")
+                self._retry_or_fail(attempt, f"HTTP {status} {_error_text(body)}")
                 continue
-            raise ConfigError(self._client_error(status, response, url))
+            raise ConfigError(self._client_error(status, body, url))
 
-    def _client_error(self, status: int, response: requests.Response, url: str) -> str:
-        detail = _error_text(response)
+    def _client_error(self, status: int, body: bytes, url: str) -> str:
+        detail = _error_text(body)
         if status == 401:
             return (
                 f"Defender rejected the token twice (401 {detail}). Check that the app registration's "

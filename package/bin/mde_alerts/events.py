@@ -26,13 +26,12 @@ class EventStream:
         self.written = 0
 
     def write(self, states: Iterable[AlertState]) -> int:
-        head, meta = self._head, self._meta
-        parts = [
-            f"{head}{epoch_text(state.event_time)}{meta}{escape(state.raw)}</data><done/></event>" for state in states
-        ]
-        if parts:
-            self._out.write("".join(parts))
-            self.written += len(parts)
+        head, meta, write = self._head, self._meta, self._out.write
+        count = 0
+        for state in states:  # one event at a time: never a second copy of the whole page
+            write(f"{head}{epoch_text(state.event_time)}{meta}{escape(state.raw)}</data><done/></event>")
+            count += 1
+        self.written += count
         return self.written
 
     def flush(self) -> None:
