@@ -13,6 +13,7 @@ from mde_alerts.collector import (
     BadPage,
     Checkpoint,
     Collection,
+    PageReader,
     Query,
     split_page,
 )
@@ -44,8 +45,7 @@ def run(collection: Collection, alerts: list[dict[str, object]]) -> tuple[list[A
     while (query := collection.next_query()) is not None:
         queries.append(query)
         assert len(queries) < 100, "the collector did not make progress"
-        page = split_page(json.dumps(answer(query, alerts)), "lastUpdateTime")
-        written += collection.take_page(page.states, page.next_link)
+        written += collection.take_page(split_page(json.dumps(answer(query, alerts)), "lastUpdateTime"))
     return written, queries
 
 
@@ -114,7 +114,7 @@ def test_timestamps_compare_as_instants_not_strings() -> None:
     states = split_page(json.dumps({"value": [early, later]}), "lastUpdateTime").states
     assert states[0].updated < states[1].updated
     collection = Collection(Checkpoint(), start=BASE, page_size=100)
-    collection.take_page(states)
+    list(collection.take_page(states))
     assert collection.checkpoint().since == parse_instant("2026-11-01T00:00:59.25Z")
 
 
@@ -136,10 +136,9 @@ def test_event_time_follows_the_chosen_field_and_raw_json_is_kept_compact() -> N
 def test_a_next_link_is_followed_as_given() -> None:
     collection = Collection(Checkpoint(), start=BASE, page_size=2)
     answer_text = json.dumps({"value": [alert("a", BASE)], "@odata.nextLink": "https://h/api/alerts?$skip=2"})
-    page = split_page(answer_text, "lastUpdateTime")
-    collection.take_page(page.states, page.next_link)
+    list(collection.take_page(split_page(answer_text, "lastUpdateTime")))
     assert collection.next_query() == Query("", 0, 2, link="https://h/api/alerts?$skip=2")
-    collection.take_page([], None)
+    list(collection.take_page([]))
     assert collection.next_query() is None
 
 
@@ -170,3 +169,39 @@ def test_answers_that_are_not_json_are_worth_asking_again(text: str) -> None:
 def test_unreadable_checkpoints_are_reported(record: object) -> None:
     with pytest.raises(ValueError):
         Checkpoint.from_record(record)
+
+
+def chunked(data: bytes, size: int) -> list[bytes]:
+    return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+@pytest.mark.parametrize("size", [1, 7, 4096])
+def test_a_page_is_read_the_same_whatever_the_chunk_boundaries(size: int) -> None:
+    alerts = [alert(f"a{i}", BASE + i) for i in range(20)]
+    alerts[3]["title"] = "Ünïcode ✓ straddling chunks"
+    text = json.dumps({"@odata.context": "x", "value": alerts, "@odata.count": 12345}, ensure_ascii=False)
+    reader = PageReader(chunked(text.encode(), size), "lastUpdateTime")
+    states = list(reader)
+    assert [json.loads(s.raw) for s in states] == alerts
+    assert states[3].raw == json.dumps(alerts[3], ensure_ascii=False)  # sliced, not rebuilt
+
+
+def test_an_answer_cut_short_is_an_error_worth_asking_again() -> None:
+    text = json.dumps({"value": [alert(f"a{i}", BASE + i) for i in range(5)]}).encode()
+    for cut in (len(text) - 1, len(text) // 2, 3):
+        with pytest.raises(ValueError):
+            list(PageReader(chunked(text[:cut], 64), "lastUpdateTime"))
+
+
+def test_a_page_broken_midway_and_asked_again_writes_each_state_once() -> None:
+    alerts = [alert(f"a{i}", BASE + i * SECOND) for i in range(10)]
+    text = json.dumps({"value": alerts}).encode()
+    collection = Collection(Checkpoint(), start=BASE, page_size=100)
+    written: list[AlertState] = []
+    with pytest.raises(ValueError):
+        for state in collection.take_page(PageReader(chunked(text[: len(text) * 2 // 3], 100), "lastUpdateTime")):
+            written.append(state)
+    assert 0 < len(written) < 10 and collection.next_query() is not None
+    written += collection.take_page(PageReader([text], "lastUpdateTime"))
+    assert [s.alert_id for s in written] == [f"a{i}" for i in range(10)]
+    assert collection.next_query() is None

@@ -18,9 +18,11 @@ so nothing is written twice.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -41,16 +43,7 @@ class AlertState:
     alert_id: str
     updated: int  # lastUpdateTime, ticks
     event_time: int  # the input's _time field, ticks
-    # The alert's JSON as the API returned it is text[start:end]: a page's states share
-    # the page's text instead of each holding a copy, which keeps memory at about one
-    # page's size however many alerts the page holds.
-    text: str = field(repr=False)
-    start: int = 0
-    end: int = -1
-
-    @property
-    def raw(self) -> str:
-        return self.text[self.start : self.end] if self.end >= 0 else self.text
+    raw: str  # the alert's JSON as the API returned it, compact
 
     @property
     def key(self) -> str:
@@ -108,18 +101,124 @@ class Query:
     link: Optional[str] = None  # an @odata.nextLink to fetch as it is, instead of filter/skip/top
 
 
-_DECODER = json.JSONDecoder()
-_SCAN = _DECODER.scan_once  # type: ignore[attr-defined]  # the C scanner json.loads uses
+_SCAN = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # the C scanner json.loads uses
 _SPACE = re.compile(r"[ \t\n\r]*")
+CHUNK_BYTES = 1 << 20
 
 
-def _skip(text: str, index: int, expected: str = "") -> int:
-    index = _SPACE.match(text, index).end()  # type: ignore[union-attr]
-    if expected:
-        if text[index : index + 1] != expected:
-            raise ValueError(f"expected {expected!r} at offset {index}")
-        index = _SPACE.match(text, index + 1).end()  # type: ignore[union-attr]
-    return index
+class PageReader:
+    """The alerts of one API answer, parsed as its bytes arrive, in order.
+
+    A page of 10,000 alerts is tens of MB; holding it whole (bytes, then text, then
+    objects) would cost several times that. This walks the answer with json's own C
+    scanner one alert at a time over a small window of decoded text, so memory stays
+    at about one chunk however large the page. Each alert's event is the API's own JSON
+    text, sliced out rather than rebuilt.
+
+    Iterating raises ValueError when the answer is cut short or is not JSON (worth
+    asking again: a reset or a proxy's error page) and BadPage when it is JSON but not
+    a list of alerts. `next_link` is known once iteration has finished.
+    """
+
+    def __init__(self, chunks: Iterable[bytes], time_field: str) -> None:
+        self._chunks = iter(chunks)
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self._time_field = time_field
+        self._buf = ""
+        self._pos = 0
+        self._eof = False
+        self.next_link: Optional[str] = None
+
+    def _more(self) -> bool:
+        """Append the next chunk's text to the window (dropping what was consumed)."""
+        if self._eof:
+            return False
+        for chunk in self._chunks:
+            text = self._decoder.decode(chunk)
+            if text:
+                self._buf = self._buf[self._pos :] + text
+                self._pos = 0
+                return True
+        self._buf = self._buf[self._pos :] + self._decoder.decode(b"", final=True)
+        self._pos = 0
+        self._eof = True
+        return False
+
+    def _peek(self) -> str:
+        while True:
+            self._pos = _SPACE.match(self._buf, self._pos).end()  # type: ignore[union-attr]
+            if self._pos < len(self._buf) or not self._more():
+                return self._buf[self._pos : self._pos + 1]
+
+    def _expect(self, char: str) -> None:
+        found = self._peek()
+        if found != char:
+            raise ValueError(f"expected {char!r}, found {found or 'the end'!r}")
+        self._pos += 1
+
+    def _value(self) -> tuple[Any, int, int]:
+        """One JSON value at the current position: (value, start, end) in the window."""
+        self._peek()
+        while True:
+            start = self._pos
+            try:
+                value, end = _SCAN(self._buf, start)
+                # A value that reaches the window's end may continue (a number, say).
+                if end < len(self._buf) or self._eof:
+                    self._pos = end
+                    return value, start, end
+            except StopIteration:
+                if self._eof:
+                    raise ValueError(f"not JSON at offset {start}") from None
+            except ValueError:
+                if self._eof:
+                    raise
+            self._more()
+
+    def __iter__(self) -> Iterator[AlertState]:
+        found_value = False
+        self._expect("{")
+        if self._peek() == "}":
+            self._pos += 1
+        else:
+            while True:
+                key, _, _ = self._value()
+                self._expect(":")
+                if key == "value":
+                    found_value = True
+                    if self._peek() != "[":
+                        raise BadPage("the answer's 'value' is not a list of alerts")
+                    yield from self._alerts()
+                else:
+                    value, _, _ = self._value()
+                    if key == "@odata.nextLink" and isinstance(value, str):
+                        self.next_link = value
+                separator = self._peek()
+                self._pos += 1
+                if separator == "}":
+                    break
+                if separator != ",":
+                    raise ValueError(f"expected ',' or '}}', found {separator or 'the end'!r}")
+        if self._peek():
+            raise ValueError("data after the answer's end")
+        if not found_value:
+            raise BadPage("the answer has no 'value' list of alerts")
+
+    def _alerts(self) -> Iterator[AlertState]:
+        self._expect("[")
+        if self._peek() == "]":
+            self._pos += 1
+            return
+        while True:
+            alert, start, end = self._value()
+            raw = self._buf[start:end]
+            yield _state(alert, self._time_field, raw if "\n" not in raw else _compact(alert))
+            separator = self._peek()
+            self._pos += 1
+            if separator == "]":
+                return
+            if separator != ",":
+                raise ValueError(f"expected ',' or ']', found {separator or 'the end'!r}")
 
 
 @dataclass(frozen=True)
@@ -127,60 +226,22 @@ class Page:
     states: list[AlertState]
     next_link: Optional[str] = None  # Defender documents none for alerts; followed if it ever comes
 
+    def __iter__(self) -> Iterator[AlertState]:
+        return iter(self.states)
+
 
 def split_page(text: str, time_field: str) -> Page:
-    """The alerts of one API answer, in order, each keeping its exact JSON text.
-
-    The event is the API's own JSON, so it is sliced out of the answer rather than
-    rebuilt: json's own scanner walks each alert once, giving both the fields the
-    collector needs and where the alert's text ends. Raises ValueError when the
-    answer is not JSON (retry-worthy: truncated, or a proxy's HTML page) and BadPage
-    when it is JSON but not a list of alerts.
-    """
-    states: list[AlertState] = []
-    next_link: Optional[str] = None
-    found_value = False
-    try:
-        index = _skip(text, 0, "{")
-        while text[index : index + 1] != "}":
-            key, index = _SCAN(text, index)
-            index = _skip(text, index, ":")
-            if key != "value":
-                value, index = _SCAN(text, index)
-                if key == "@odata.nextLink" and isinstance(value, str):
-                    next_link = value
-            else:
-                found_value = True
-                if text[index : index + 1] != "[":
-                    raise BadPage("the answer's 'value' is not a list of alerts")
-                index = _skip(text, index, "[")
-                while text[index : index + 1] != "]":
-                    alert, end = _SCAN(text, index)
-                    if text.find("\n", index, end) < 0:
-                        states.append(_state(alert, time_field, text, index, end))
-                    else:  # not compact: an event must be one line
-                        states.append(_state(alert, time_field, _compact(alert)))
-                    index = _skip(text, end)
-                    if text[index : index + 1] == ",":
-                        index = _skip(text, index + 1)
-                index += 1
-            index = _skip(text, index)
-            if text[index : index + 1] == ",":
-                index = _skip(text, index + 1)
-        if text[index + 1 :].strip():
-            raise ValueError("data after the answer's end")
-    except StopIteration as error:  # the scanner's way of saying "no JSON value here"
-        raise ValueError(f"not JSON at offset {error.value}") from None
-    if not found_value:
-        raise BadPage("the answer has no 'value' list of alerts")
-    return Page(states, next_link)
+    """A whole answer at once (tests, small answers): the same parser as streaming."""
+    reader = PageReader([text.encode("utf-8")], time_field)
+    states = list(reader)
+    return Page(states, reader.next_link)
 
 
 def _compact(alert: Any) -> str:
     return json.dumps(alert, ensure_ascii=False, separators=(",", ":"))
 
 
-def _state(alert: Any, time_field: str, text: str, start: int = 0, end: int = -1) -> AlertState:
+def _state(alert: Any, time_field: str, raw: str) -> AlertState:
     if not isinstance(alert, dict) or not alert.get("id"):
         raise BadPage("an alert in the answer has no 'id'")
     updated_text = alert.get("lastUpdateTime")
@@ -192,14 +253,7 @@ def _state(alert: Any, time_field: str, text: str, start: int = 0, end: int = -1
         event_time = updated if event_text is updated_text else parse_instant(event_text)
     except (ValueError, TypeError) as error:
         raise BadPage(f"alert {alert['id']}: {error}") from None
-    return AlertState(str(alert["id"]), updated, event_time, text, start, end)
-
-
-def parse_page(body: Any, time_field: str) -> list[AlertState]:
-    """Alert states from an already decoded answer (used where no raw text exists)."""
-    if not isinstance(body, dict) or not isinstance(body.get("value"), list):
-        raise BadPage("the answer has no 'value' list of alerts")
-    return [_state(alert, time_field, _compact(alert)) for alert in body["value"]]
+    return AlertState(str(alert["id"]), updated, event_time, raw)
 
 
 class Collection:
@@ -237,41 +291,51 @@ class Collection:
         operator = "ge" if self._inclusive else "gt"
         return Query(f"lastUpdateTime {operator} {instant}", 0, self._page_size)
 
-    def take_page(self, states: list[AlertState], next_link: Optional[str] = None) -> list[AlertState]:
-        """Record one page; return its states that were never written, in order."""
+    def take_page(self, page: Iterable[AlertState]) -> Iterator[AlertState]:
+        """Yield the page's states that were never written, in order, as they arrive.
+
+        Once the page is exhausted, its last state and its `next_link` (if the page has
+        one) decide the next query. A page that breaks off midway leaves the boundary
+        where it was; what it yielded is remembered, so asking again writes nothing twice.
+        """
         self.pages += 1
-        self.states_read += len(states)
-        new = []
-        for state in states:
+        count = 0
+        first: Optional[int] = None
+        last: Optional[int] = None
+        for state in page:
+            count += 1
+            updated = state.updated
+            if first is None or updated < first:
+                first = updated
+            if last is None or updated > last:
+                last = updated
             key = state.key
             if key in self._seen:
                 continue
-            self._seen[key] = state.updated
-            new.append(state)
-            if self._since is None or state.updated > self._since:
-                self._since = state.updated
-        self.states_new += len(new)
-        self._next_link = next_link
-        if next_link is None:
-            self._advance(states)
-        return new
+            self._seen[key] = updated
+            if self._since is None or updated > self._since:
+                self._since = updated
+            self.states_new += 1
+            yield state
+        self.states_read += count
+        self._next_link = getattr(page, "next_link", None)
+        if self._next_link is None:
+            self._advance(count, first, last)
 
-    def _advance(self, states: list[AlertState]) -> None:
-        full = len(states) >= self._page_size
+    def _advance(self, count: int, first: Optional[int], last: Optional[int]) -> None:
+        full = count >= self._page_size
         if self._tie_skip is not None:
             if full:
-                self._tie_skip += len(states)
+                self._tie_skip += count
             else:  # the instant is exhausted: go on after it
                 self._tie_skip, self._inclusive = None, False
             return
-        if not full:
+        if not full or first is None or last is None:
             self._done = True
             return
-        first = min(state.updated for state in states)
-        last = max(state.updated for state in states)
         self._boundary, self._inclusive = last, True
         if first == last:  # a whole page at one instant: page through it with $skip
-            self._tie_skip = len(states)
+            self._tie_skip = count
 
     def checkpoint(self) -> Checkpoint:
         """The checkpoint to store once every state returned so far is written."""

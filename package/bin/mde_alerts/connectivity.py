@@ -22,6 +22,9 @@ def check_account(account: Account, connection: Connection) -> None:
     client.deadline = time.monotonic() + CHECK_SECONDS
     client.token()
     try:
-        client.get(account.cloud.api_base + ALERTS_PATH, {"$top": 1}, json.loads)
+        response = client.open(account.cloud.api_base + ALERTS_PATH, {"$top": 1})
+        json.loads(response.content)
+    except ValueError:
+        raise TransientError("Defender answered with something that is not JSON; try again in a few minutes.") from None
     except TransientError as error:
         raise TransientError(f"{error} The account was not saved; try again in a few minutes.") from None

@@ -13,17 +13,14 @@ import os
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Callable, Optional
 from urllib.parse import urlsplit
 
 import msal
 import requests
-import urllib3
 
 from mde_alerts.clouds import Cloud
-from mde_alerts.collector import BadPage, Page, Query, split_page
-
-T = TypeVar("T")
+from mde_alerts.collector import CHUNK_BYTES, BadPage, PageReader, Query
 
 ALERTS_PATH = "/api/alerts"
 CONNECT_TIMEOUT = 15
@@ -227,22 +224,42 @@ class DefenderClient:
 
     # -- alerts -------------------------------------------------------------------------
 
-    def alerts_page(self, query: Query, expand_evidence: bool, time_field: str) -> Page:
-        """One page of `GET /api/alerts`, retried through transient faults."""
+    def alerts_page(
+        self, query: Query, expand_evidence: bool, time_field: str, take: Callable[[PageReader], object]
+    ) -> None:
+        """Stream one page of `GET /api/alerts` into `take`, asking again through transient faults.
+
+        `take` consumes the page as it arrives (writing events as it goes). If the answer
+        breaks off midway or turns out not to be JSON, the same query is asked again and
+        `take` gets the new answer; the collector drops the states it already has.
+        """
         if query.link:
             # Never send the token anywhere but the tenant's own API host.
             if urlsplit(query.link).netloc != urlsplit(self.cloud.api_base).netloc:
                 raise BadPage(f"@odata.nextLink points to another host ({urlsplit(query.link).netloc}); not followed")
-            return self.get(query.link, None, lambda text: split_page(text, time_field))
-        params: dict[str, Any] = {"$filter": query.filter, "$orderby": "lastUpdateTime asc", "$top": query.top}
-        if query.skip:
-            params["$skip"] = query.skip
-        if expand_evidence:
-            params["$expand"] = "evidence"
-        return self.get(self.cloud.api_base + ALERTS_PATH, params, lambda text: split_page(text, time_field))
+            url, params = query.link, None
+        else:
+            url = self.cloud.api_base + ALERTS_PATH
+            params = {"$filter": query.filter, "$orderby": "lastUpdateTime asc", "$top": query.top}
+            if query.skip:
+                params["$skip"] = query.skip
+            if expand_evidence:
+                params["$expand"] = "evidence"
+        attempt = 0
+        while True:
+            attempt += 1
+            response = self.open(url, params)
+            try:
+                take(PageReader(response.iter_content(CHUNK_BYTES), time_field))
+                return
+            except (ValueError, requests.RequestException) as error:  # cut short, reset, or not JSON
+                self._retry_or_fail(attempt, f"an answer cut short or not JSON ({type(error).__name__})")
+            finally:
+                response.close()
 
-    def get(self, url: str, params: Optional[dict[str, Any]], decode: Callable[[str], T]) -> T:
-        """GET with retries; `decode` raises ValueError for an answer worth asking again."""
+    def open(self, url: str, params: Optional[dict[str, Any]]) -> requests.Response:
+        """GET until Defender answers 200; the body is left to stream. Retries, throttling
+        and one token refresh happen here; anything else becomes a ConfigError."""
         refreshed = False
         attempt = 0
         while True:
@@ -259,35 +276,20 @@ class DefenderClient:
                     timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
                     stream=True,
                 )
-                try:
-                    # One read into one bytes object, not kept by the response: a page of
-                    # 10,000 alerts is tens of MB, and only one copy should exist at a time.
-                    body = response.raw.read(decode_content=True)
-                finally:
-                    response.close()
-            except (
-                requests.ConnectionError,
-                requests.Timeout,
-                requests.exceptions.ChunkedEncodingError,
-                urllib3.exceptions.HTTPError,
-            ) as error:
+            except requests.RequestException as error:
                 if isinstance(error, (requests.exceptions.ProxyError, requests.exceptions.SSLError)):
                     raise self._network_problem(error, url) from None
                 self._retry_or_fail(attempt, f"network error ({type(error).__name__})")
                 continue
             status = response.status_code
             if status == 200:
-                expected = response.headers.get("Content-Length")
-                if expected is not None and expected.isdigit() and int(expected) != len(body):
-                    self._retry_or_fail(attempt, f"truncated answer ({len(body)} of {expected} bytes)")
-                    continue
-                try:
-                    text = body.decode("utf-8")
-                    del body
-                    return decode(text)
-                except ValueError:  # also UnicodeDecodeError: a cut or foreign body
-                    self._retry_or_fail(attempt, "an answer that is not JSON")
-                    continue
+                return response
+            try:
+                body = response.content  # an error answer: small
+            except requests.RequestException:
+                body = b""
+            finally:
+                response.close()
             if status == 401 and not refreshed:
                 refreshed = True  # the token may have been revoked or expired early: get a new one once
                 self._forget_token()

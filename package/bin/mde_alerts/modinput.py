@@ -131,12 +131,15 @@ def collect(
                 summary.outcome = "stopped at the run's time limit; the next run resumes"
                 break
             pacer.before_call(deadline)
-            page = client.alerts_page(query, settings.include_evidence, settings.time_field)
-            new = collection.take_page(page.states, page.next_link)
-            del page
-            if new:
-                stream.write(new)
-                stream.flush()
+            written_before = stream.written
+            client.alerts_page(
+                query,
+                settings.include_evidence,
+                settings.time_field,
+                lambda page: stream.write(collection.take_page(page)),
+            )
+            stream.flush()
+            if stream.written > written_before:
                 store.save(key, collection.checkpoint())
                 saved_calls = client.stats.api_calls
             summary.events = stream.written
