@@ -17,6 +17,7 @@ import pytest
 
 from tests.e2e.harness import ACCOUNT, CHECKPOINTS, SECRET, Scenario, alert_ids, iso
 from tests.standins.launcher import StandinStack
+from tests.standins.microsoft import ManualClock
 from tests.standins.timefmt import to_ticks
 
 SOURCETYPE = "ms:defender:atp:alerts"
@@ -253,3 +254,50 @@ def test_two_tenants_in_one_process_are_told_apart(scenario: Scenario) -> None:
         f"defender_endpoint_alerts://{second.tenant_id}/fabrikam_in": 7,
     }
     assert ACCOUNT == "contoso"
+
+
+def test_a_rejected_token_is_refreshed_once(scenario: Scenario) -> None:
+    scenario.add_tenant()
+    alerts = scenario.add_alerts(50)
+    scenario.stack.microsoft.queue_fault("401", count=1)  # e.g. the token was revoked early
+    result = scenario.run()
+    assert len(result.events) == len(alerts)
+    assert scenario.stack.microsoft.count("token") == 2
+    assert "token_requests=2" in scenario.log()
+
+
+CLOCK = ManualClock(time.time())
+
+
+@pytest.fixture
+def tight_budget(app_dir: Path, splunk_python: str, tmp_path: Path) -> Iterator[Scenario]:
+    """Defender's hourly budget, shrunk to 4 calls an hour, on a clock the test moves."""
+    CLOCK.advance(max(0.0, time.time() - CLOCK()))
+    stack = StandinStack(
+        tmp_path / "stack",
+        app_default_dir=app_dir / "default",
+        microsoft={"rate_limits": (100, 4), "clock": CLOCK},
+    ).start()
+    try:
+        yield Scenario(stack, app_dir, splunk_python, tmp_path)
+    finally:
+        stack.stop()
+
+
+def test_an_exhausted_hourly_budget_pauses_the_input_until_the_next_interval(tight_budget: Scenario) -> None:
+    scenario = tight_budget
+    scenario.add_tenant()
+    alerts = scenario.add_alerts(1000)
+    first = scenario.run(page_size="100")
+    assert 0 < len(first.events) < len(alerts)
+    assert "paused" in scenario.log() and "next run resumes" in scenario.log()
+    assert scenario.checkpoint() is not None  # what was written is kept
+    assert scenario.stack.microsoft.count("api", status=429) == 1  # it did not keep knocking
+    written = alert_ids(first)
+    for _ in range(6):  # later intervals, an hour apart
+        CLOCK.advance(3601)
+        written += alert_ids(scenario.run(page_size="100"))
+        if len(set(written)) == len(alerts):
+            break
+    assert sorted(set(written)) == sorted((a["id"], a["lastUpdateTime"]) for a in alerts)
+    assert len(written) == len(set(written))
