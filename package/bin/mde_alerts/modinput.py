@@ -8,6 +8,7 @@ A run that stops for any reason has written everything its checkpoint claims.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -121,7 +122,13 @@ def collect(
     pacer = CallPacer(collection)
     client.on_call = pacer.record
     client.deadline = deadline
-    saved_calls = client.stats.api_calls
+    saved = (stream.written, client.stats.api_calls)  # events and calls covered by the stored checkpoint
+
+    def save() -> None:
+        nonlocal saved
+        store.save(key, collection.checkpoint())
+        saved = (stream.written, client.stats.api_calls)
+
     try:
         while True:
             query = collection.next_query()
@@ -131,7 +138,6 @@ def collect(
                 summary.outcome = "stopped at the run's time limit; the next run resumes"
                 break
             pacer.before_call(deadline)
-            written_before = stream.written
             client.alerts_page(
                 query,
                 settings.include_evidence,
@@ -139,19 +145,26 @@ def collect(
                 lambda page: stream.write(collection.take_page(page)),
             )
             stream.flush()
-            if stream.written > written_before:
-                store.save(key, collection.checkpoint())
-                saved_calls = client.stats.api_calls
-            summary.events = stream.written
+            if stream.written > saved[0]:
+                save()
     except BudgetExhausted as error:
         summary.outcome = f"paused: {error}"
         logger.warning(f"Pausing until the next run: {error}")
+    except BaseException:
+        # Whatever stopped the run midway, the events it wrote stay written: flush them
+        # and remember them (pages arrive in lastUpdateTime order, so the checkpoint of
+        # a page read in part is exact), then let the error be reported.
+        stream.flush()
+        if stream.written > saved[0]:
+            with contextlib.suppress(StoreUnavailable):
+                save()
+        raise
     finally:
         summary.pages = collection.pages
         summary.alerts_read = collection.states_read
         summary.events = stream.written
-    if client.stats.api_calls - saved_calls > 1:
-        store.save(key, collection.checkpoint())  # remember the calls spent against the hourly budget
+    if stream.written > saved[0] or client.stats.api_calls - saved[1] > 1:
+        save()  # also remembers the calls spent against the hourly budget
     since = collection.checkpoint().since
     summary.since = None if since is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since // 10_000_000))
     return summary
@@ -196,10 +209,19 @@ def stream_events(metadata: Mapping[str, Any], inputs: Mapping[str, Mapping[str,
             summary.outcome = "failed"
             logger.error(f"Input {name!r} cannot run: {error}")
             sys.stderr.write(f"ERROR input {name!r}: {error}\n")
-        except (TransientError, BadPage) as error:
+        except TransientError as error:
             summary.outcome = "failed"
-            logger.error(f"Input {name!r} stopped; nothing unwritten was checkpointed. {error}")
+            logger.error(f"Input {name!r} stopped; it resumes at the next interval from what it wrote. {error}")
             sys.stderr.write(f"ERROR input {name!r}: {error}\n")
+        except BadPage as error:
+            summary.outcome = "failed"
+            message = (
+                f"Input {name!r} stopped at an answer it cannot use: {error}. Everything before it was written "
+                "and nothing after it is skipped; the next interval asks again. If this repeats, report it to "
+                "Microsoft support with the alert id."
+            )
+            logger.error(message)
+            sys.stderr.write(f"ERROR {message}\n")
         except Exception as error:  # noqa: BLE001  an unexpected bug: keep the traceback, never a secret
             summary.outcome = "failed"
             log.log_exception(logger, error, "unexpected", msg_before=f"Input {name!r} failed unexpectedly:")
