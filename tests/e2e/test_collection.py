@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.harness import ACCOUNT, CHECKPOINTS, SECRET, Scenario, alert_ids, iso
+from tests.standins.alerts_factory import AlertFactory
 from tests.standins.launcher import StandinStack
 from tests.standins.microsoft import ManualClock
 from tests.standins.timefmt import to_ticks
@@ -235,8 +236,6 @@ def test_two_tenants_in_one_process_are_told_apart(scenario: Scenario) -> None:
     app = stack.microsoft.add_app(second.tenant_id, secret="other")
     assert stack.splunkd is not None
     stack.splunkd.seed_account("fabrikam", second.tenant_id, app.client_id, "commercial_eu", client_secret="other")
-    from tests.standins.alerts_factory import AlertFactory
-
     now = time.time()
     stack.microsoft.add_alerts(
         second.tenant_id,
@@ -301,3 +300,30 @@ def test_an_exhausted_hourly_budget_pauses_the_input_until_the_next_interval(tig
             break
     assert sorted(set(written)) == sorted((a["id"], a["lastUpdateTime"]) for a in alerts)
     assert len(written) == len(set(written))
+
+
+def test_a_certificate_account_collects_without_compiled_libraries(scenario: Scenario) -> None:
+    from tests.standins.tls import make_app_certificate
+
+    ms = scenario.stack.microsoft
+    tenant = ms.add_tenant(domain="fabrikam.onmicrosoft.com")
+    certificate = make_app_certificate()
+    app = ms.add_app(tenant.tenant_id, certificate_pem=certificate.certificate_pem)
+    assert scenario.stack.splunkd is not None
+    scenario.stack.splunkd.seed_account(
+        ACCOUNT,
+        "fabrikam.onmicrosoft.com",
+        app.client_id,
+        "commercial",
+        "certificate",
+        private_key=certificate.private_key_pem,
+        thumbprint=certificate.sha1_thumbprint,
+    )
+    scenario.tenant = tenant
+    scenario.factory = AlertFactory(seed=3, tenant_id=tenant.tenant_id)
+    alerts = scenario.add_alerts(25)
+    result = scenario.run()
+    assert len(result.events) == len(alerts), scenario.log()
+    token_requests = [r for r in ms.requests if r.kind == "token" and r.status == 200]
+    assert [r.credential for r in token_requests] == ["assertion:RS256"]
+    assert "BEGIN PRIVATE KEY" not in scenario.log() + result.stderr

@@ -10,7 +10,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from tests.portability.compiled import MATRIX, Target, describe, problems, read_package
+from tests.portability.compiled import Target, describe, problems, read_package
 from tests.pythons import find_python
 
 LINUX_X86_39 = Target("linux x86_64 Python 3.9", "linux", "x86_64", (3, 9), (2, 28), "linux_x86_64")
@@ -18,13 +18,9 @@ LINUX_X86_39 = Target("linux x86_64 Python 3.9", "linux", "x86_64", (3, 9), (2, 
 
 def test_built_package_loads_on_every_platform(package_path: Path) -> None:
     files = read_package(package_path)
-    compiled = describe(files)
-    assert compiled, "expected cryptography and cffi binaries in the package"
     assert problems(files) == []
-    # every platform folder carries both compiled distributions
-    for target in MATRIX:
-        modules = {item.module for item in compiled if f"3rdparty/{target.folder}/" in str(item.path)}
-        assert {"_cffi_backend", "cryptography.hazmat.bindings._rust"} <= modules, target
+    # Stronger: every dependency is pure Python, so there is nothing platform-specific to go wrong.
+    assert [str(item.path) for item in describe(files)] == [], "a compiled file entered the package"
 
 
 def _system_elf() -> bytes:
@@ -84,11 +80,15 @@ def test_package_imports_under_splunk_python(package_path: Path, tmp_path: Path,
     app = next(tmp_path.iterdir())
     script = (
         "import sys; sys.path[:0] = [sys.argv[1] + '/bin', sys.argv[1] + '/lib']\n"
-        "import mde_alerts, msal, jwt\n"
-        "from cryptography.hazmat.primitives.asymmetric import rsa\n"
-        "key = rsa.generate_private_key(public_exponent=65537, key_size=2048)\n"
-        "print(jwt.encode({'a': 1}, key, algorithm='RS256').count('.'))\n"
+        "import mde_alerts.modinput, msal, requests, solnlib.conf_manager, rsa\n"
+        "from mde_alerts.client_assertion import CertificateAssertion\n"
+        "public, private = rsa.newkeys(1024)\n"
+        "jwt = CertificateAssertion('c', private.save_pkcs1().decode(), 'ab' * 20).sign('https://login/t/token')\n"
+        "head, body, signature = jwt.split('.')\n"
+        "import base64; pad = lambda t: base64.urlsafe_b64decode(t + '=' * (-len(t) % 4))\n"
+        "rsa.verify((head + '.' + body).encode(), pad(signature), public)\n"
+        "print('cryptography' in sys.modules, len(jwt.split('.')))\n"
     )
     result = subprocess.run([python, "-c", script, str(app)], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "2"
+    assert result.stdout.strip() == "False 3"  # signed and verified without any compiled library

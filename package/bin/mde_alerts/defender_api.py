@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import msal
 import requests
 
+from mde_alerts.client_assertion import CertificateAssertion
 from mde_alerts.clouds import Cloud
 from mde_alerts.collector import CHUNK_BYTES, BadPage, PageReader, Query
 
@@ -72,11 +73,6 @@ class Credential:
     client_secret: Optional[str] = None
     private_key: Optional[str] = None
     thumbprint: Optional[str] = None
-
-    def for_msal(self) -> Any:
-        if self.private_key:
-            return {"private_key": self.private_key, "thumbprint": (self.thumbprint or "").replace(":", "")}
-        return self.client_secret
 
     def __repr__(self) -> str:  # keep secrets out of tracebacks and debug logs
         return f"Credential(client_id={self.client_id!r}, kind={'certificate' if self.private_key else 'secret'})"
@@ -170,7 +166,7 @@ class DefenderClient:
             try:
                 self._app = msal.ConfidentialClientApplication(
                     self._credential.client_id,
-                    client_credential=self._credential.for_msal(),
+                    client_credential=self._msal_credential(),
                     authority=f"{self.cloud.login_base}/{self.tenant}",
                     http_client=self._session,
                     azure_region=False,  # MSAL_FORCE_REGION in the environment must not redirect us
@@ -182,6 +178,21 @@ class DefenderClient:
             except requests.RequestException as error:
                 raise self._network_problem(error, self.cloud.login_base) from None
         return self._app
+
+    def _msal_credential(self) -> Any:
+        credential = self._credential
+        if not credential.private_key:
+            return credential.client_secret
+        try:
+            assertion = CertificateAssertion(credential.client_id, credential.private_key, credential.thumbprint or "")
+        except Exception as error:  # noqa: BLE001 (ValueError, or pyasn1's and rsa's own errors for a bad key)
+            raise ConfigError(f"The certificate credential cannot be used: {error}. Edit the account.") from None
+
+        def sign() -> str:  # MSAL asks for a fresh assertion at each token request
+            assert self._app is not None
+            return assertion.sign(audience=self._app.authority.token_endpoint)
+
+        return {"client_assertion": sign}
 
     def _authority_problem(self, error: Exception) -> str:
         text = str(error)
