@@ -205,3 +205,14 @@ def test_a_page_broken_midway_and_asked_again_writes_each_state_once() -> None:
     written += collection.take_page(PageReader([text], "lastUpdateTime"))
     assert [s.alert_id for s in written] == [f"a{i}" for i in range(10)]
     assert collection.next_query() is None
+
+
+def test_a_long_backlog_is_remembered_a_page_at_a_time() -> None:
+    alerts = [alert(f"a{i}", BASE + i * SECOND * 60) for i in range(3000)]  # a minute apart: little overlap
+    collection = Collection(Checkpoint(), start=BASE, page_size=100)
+    peak = 0
+    while (query := collection.next_query()) is not None:
+        list(collection.take_page(split_page(json.dumps(answer(query, alerts)), "lastUpdateTime")))
+        peak = max(peak, collection.remembered)
+    assert collection.states_new == 3000
+    assert peak <= 2 * 100 + 100  # never the whole backlog

@@ -336,6 +336,18 @@ class Collection:
         self._boundary, self._inclusive = last, True
         if first == last:  # a whole page at one instant: page through it with $skip
             self._tie_skip = count
+        self._forget_before(min(self._boundary, (self._since or 0) - self._overlap))
+
+    @property
+    def remembered(self) -> int:
+        """How many written states this run still remembers (for tests and memory checks)."""
+        return len(self._seen)
+
+    def _forget_before(self, instant: int) -> None:
+        """Drop states no query of this run can return again and the checkpoint does not keep:
+        memory stays at about a page's worth however long the backlog."""
+        if len(self._seen) > 2 * self._page_size:
+            self._seen = {key: updated for key, updated in self._seen.items() if updated >= instant}
 
     def checkpoint(self) -> Checkpoint:
         """The checkpoint to store once every state returned so far is written."""

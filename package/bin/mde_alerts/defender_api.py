@@ -19,7 +19,6 @@ from urllib.parse import urlsplit
 import msal
 import requests
 
-from mde_alerts.client_assertion import CertificateAssertion
 from mde_alerts.clouds import Cloud
 from mde_alerts.collector import CHUNK_BYTES, BadPage, PageReader, Query
 
@@ -183,6 +182,8 @@ class DefenderClient:
         credential = self._credential
         if not credential.private_key:
             return credential.client_secret
+        from mde_alerts.client_assertion import CertificateAssertion  # only certificate accounts pay its import
+
         try:
             assertion = CertificateAssertion(credential.client_id, credential.private_key, credential.thumbprint or "")
         except Exception as error:  # noqa: BLE001 (ValueError, or pyasn1's and rsa's own errors for a bad key)
