@@ -346,7 +346,7 @@ class Collection:
     def _forget_before(self, instant: int) -> None:
         """Drop states no query of this run can return again and the checkpoint does not keep:
         memory stays at about a page's worth however long the backlog."""
-        if len(self._seen) > 2 * self._page_size:
+        if len(self._seen) > self._page_size:
             self._seen = {key: updated for key, updated in self._seen.items() if updated >= instant}
 
     def checkpoint(self) -> Checkpoint:
