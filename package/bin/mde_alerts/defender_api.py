@@ -12,7 +12,7 @@ import json
 import os
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Optional
 from urllib.parse import urlsplit
 
@@ -92,7 +92,6 @@ class Stats:
     token_requests: int = 0
     retries: int = 0
     throttled: int = 0
-    waits: list[float] = field(default_factory=list)
 
 
 class _Session(requests.Session):
@@ -353,7 +352,6 @@ class DefenderClient:
         if self.deadline is not None and time.monotonic() + seconds > self.deadline:
             error = BudgetExhausted if budget else TransientError
             raise error(f"{why}: waiting {seconds:.0f}s would pass the end of this run; the next run resumes.")
-        self.stats.waits.append(seconds)
         self._sleep(seconds)
 
     def _network_problem(self, error: Exception, url: str) -> Exception:

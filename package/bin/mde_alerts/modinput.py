@@ -31,7 +31,7 @@ from mde_alerts.constants import INPUT_SCHEME, LOG_NAMESPACE, SOURCETYPE
 from mde_alerts.defender_api import BudgetExhausted, ConfigError, DefenderClient, TransientError
 from mde_alerts.events import EventStream
 from mde_alerts.input_settings import InputSettings, InvalidSetting, parse_input
-from mde_alerts.splunk_config import Splunkd, read_account, read_settings
+from mde_alerts.splunk_config import Settings, Splunkd, read_account, read_settings
 
 MAX_RUN_SECONDS = 15 * 60  # a run ends after this even with more to read; the next run resumes
 HOURLY_CALL_LIMIT = 1_500  # Defender: per app per tenant
@@ -173,7 +173,8 @@ def collect(
 def stream_events(metadata: Mapping[str, Any], inputs: Mapping[str, Mapping[str, Any]], event_writer: Any) -> None:
     splunkd = Splunkd.from_server_uri(str(metadata["server_uri"]), str(metadata["session_key"]))
     checkpoint_dir = str(metadata.get("checkpoint_dir") or ".")
-    clients: dict[str, DefenderClient] = {}
+    clients: dict[str, DefenderClient] = {}  # one per account: MSAL app, token and connections reused
+    addon_settings: Optional[Settings] = None  # proxy, TLS, log level: the same for every input
     for stanza, params in inputs.items():
         name = input_name(stanza)
         logger = get_logger(name, metadata)
@@ -182,14 +183,15 @@ def stream_events(metadata: Mapping[str, Any], inputs: Mapping[str, Mapping[str,
         client: Optional[DefenderClient] = None
         try:
             log.modular_input_start(logger, name)
-            settings_ = read_settings(splunkd)
-            logger.setLevel(settings_.log_level)
+            if addon_settings is None:
+                addon_settings = read_settings(splunkd)
+            logger.setLevel(addon_settings.log_level)
             settings = parse_input(params)
             account = read_account(splunkd, settings.account)
             client = clients.get(account.name)
             if client is None:
                 client = clients[account.name] = DefenderClient(
-                    account.cloud, account.tenant_id, account.credential, settings_.connection
+                    account.cloud, account.tenant_id, account.credential, addon_settings.connection
                 )
             if not event_writer.header_written:
                 event_writer._out.write("<stream>")
