@@ -8,8 +8,7 @@ typed. On failure nothing is saved and the form shows one sentence with the fix.
 from __future__ import annotations
 
 import import_declare_test  # noqa: F401  (puts the package's lib/ on sys.path)
-from solnlib import splunkenv
-from splunktaucclib.rest_handler.admin_external import AdminExternalHandler
+from splunktaucclib.rest_handler.admin_external import AdminExternalHandler, get_splunkd_endpoint
 from splunktaucclib.rest_handler.error import RestError
 
 from mde_alerts.connectivity import check_account
@@ -40,8 +39,7 @@ class AccountHandler(AdminExternalHandler):
         return super().handleEdit(confInfo)
 
     def _test_connectivity(self, fields: dict) -> None:
-        scheme, host, port = splunkenv.get_splunkd_access_info()
-        splunkd = Splunkd(self.getSessionKey(), scheme, host, int(port))
+        splunkd = Splunkd.from_server_uri(get_splunkd_endpoint(), self.getSessionKey())
         try:
             account = account_from_fields(self.callerArgs.id or "new account", fields)
             check_account(account, read_settings(splunkd).connection)

@@ -10,7 +10,7 @@ import contextlib
 
 import import_declare_test  # noqa: F401  (puts the package's lib/ on sys.path)
 from solnlib import splunkenv
-from splunktaucclib.rest_handler.admin_external import AdminExternalHandler
+from splunktaucclib.rest_handler.admin_external import AdminExternalHandler, get_splunkd_endpoint
 
 from mde_alerts.checkpoint_store import FileCheckpoints, KVStoreCheckpoints, StoreUnavailable
 from mde_alerts.constants import INPUT_SCHEME
@@ -21,9 +21,8 @@ class InputHandler(AdminExternalHandler):
     def handleRemove(self, confInfo):  # noqa: N802, N803 (Splunk's names)
         name = self.callerArgs.id
         result = super().handleRemove(confInfo)
-        scheme, host, port = splunkenv.get_splunkd_access_info()
         checkpoint_dir = splunkenv.make_splunkhome_path(["var", "lib", "splunk", "modinputs", INPUT_SCHEME])
         FileCheckpoints(checkpoint_dir).delete(name)
         with contextlib.suppress(StoreUnavailable):  # no KV store here: the input used the file store
-            KVStoreCheckpoints(Splunkd(self.getSessionKey(), scheme, host, int(port))).delete(name)
+            KVStoreCheckpoints(Splunkd.from_server_uri(get_splunkd_endpoint(), self.getSessionKey())).delete(name)
         return result
