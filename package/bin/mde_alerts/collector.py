@@ -33,7 +33,7 @@ OVERLAP_TICKS = 15 * 60 * TICKS_PER_SECOND
 
 
 class BadPage(Exception):
-    """Defender answered something the collector cannot use; nothing of it is written."""
+    """Defender answered something the collector cannot use; the run stops at it (what came before is kept)."""
 
 
 @dataclass(frozen=True)
@@ -259,8 +259,8 @@ def _state(alert: Any, time_field: str, raw: str) -> AlertState:
 class Collection:
     """One run's walk through Defender's alerts, page by page.
 
-    Use: `while (query := c.next_query())`: fetch it, `new = c.take_page(states)`,
-    write `new`, then persist `c.checkpoint()`.
+    Use: `while (query := c.next_query())`: fetch it, write each state that
+    `c.take_page(page)` yields as it yields it, then persist `c.checkpoint()`.
     """
 
     def __init__(self, checkpoint: Checkpoint, start: int, page_size: int, overlap: int = OVERLAP_TICKS) -> None:
