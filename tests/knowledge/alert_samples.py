@@ -17,6 +17,24 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLES_DIR = REPO_ROOT / "tests" / "data" / "samples"
 SOURCETYPE = "ms:defender:atp:alerts"
+# The fields props.conf computes for the CIM Alerts data model (beyond the raw ones).
+MAPPED_FIELDS = (
+    "app",
+    "dest",
+    "dest_type",
+    "mitre_technique_id",
+    "severity",
+    "severity_id",
+    "signature",
+    "signature_id",
+    "src",
+    "type",
+    "user",
+    "user_name",
+    "vendor",
+    "vendor_account",
+    "vendor_product",
+)
 
 Alert = dict[str, Any]
 

@@ -19,29 +19,10 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.knowledge.alert_samples import REPO_ROOT, SOURCETYPE, compact, load_alert_file  # noqa: E402
+from tests.knowledge.alert_samples import MAPPED_FIELDS, REPO_ROOT, SOURCETYPE, compact, load_alert_file  # noqa: E402
 from tests.knowledge.splunk_search_time import ConfError, Fields, Knowledge, UnsupportedConstruct  # noqa: E402
 
-CIM_FIELDS = (
-    "app",
-    "description",
-    "dest",
-    "dest_type",
-    "id",
-    "mitre_technique_id",
-    "severity",
-    "severity_id",
-    "signature",
-    "signature_id",
-    "src",
-    "type",
-    "user",
-    "user_name",
-    "vendor",
-    "vendor_account",
-    "vendor_product",
-    "vendor_region",
-)
+CIM_FIELDS = tuple(sorted(MAPPED_FIELDS + ("description", "id", "vendor_region")))
 
 
 def iso_time(epoch: Decimal) -> str:

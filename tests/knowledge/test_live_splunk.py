@@ -33,27 +33,11 @@ from pytest_splunk_addon.standard_lib.addon_basic import (  # type: ignore[impor
     Basic,
 )
 
-from tests.knowledge.alert_samples import SOURCETYPE, Alert, compact, sample_alerts  # noqa: E402
+from tests.knowledge.alert_samples import MAPPED_FIELDS, SOURCETYPE, Alert, compact, sample_alerts  # noqa: E402
 from tests.knowledge.splunk_search_time import Knowledge  # noqa: E402
 
 # The CIM fields compared between the real Splunk and the offline model.
-COMPARED = (
-    "app",
-    "dest",
-    "dest_type",
-    "mitre_technique_id",
-    "severity",
-    "severity_id",
-    "signature",
-    "signature_id",
-    "src",
-    "type",
-    "user",
-    "user_name",
-    "vendor_account",
-    "vendor_product",
-    "vendor_severity",
-)
+COMPARED = tuple(sorted((set(MAPPED_FIELDS) - {"vendor"}) | {"vendor_severity"}))
 SAMPLES = sample_alerts()
 
 

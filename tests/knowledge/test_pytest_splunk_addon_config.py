@@ -18,27 +18,11 @@ from typing import Any
 
 import pytest
 
-from tests.knowledge.alert_samples import REPO_ROOT, SOURCETYPE, compact, sample_alerts
+from tests.knowledge.alert_samples import MAPPED_FIELDS, REPO_ROOT, SOURCETYPE, compact, sample_alerts
 from tests.knowledge.psa_samples import PSA_DIR, PSA_SAMPLE, TIME_TOKEN, psa_sample_text
 from tests.knowledge.splunk_search_time import Knowledge, first, parse_conf
 
-CIM_FIELDS = {
-    "app",
-    "dest",
-    "dest_type",
-    "mitre_technique_id",
-    "severity",
-    "severity_id",
-    "signature",
-    "signature_id",
-    "src",
-    "type",
-    "user",
-    "user_name",
-    "vendor",
-    "vendor_account",
-    "vendor_product",
-}
+CIM_FIELDS = set(MAPPED_FIELDS)
 
 
 def test_psa_sample_file_is_generated_from_the_real_samples() -> None:
