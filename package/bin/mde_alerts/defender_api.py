@@ -119,10 +119,6 @@ class _Session(requests.Session):
         return settings
 
 
-def build_session(connection: Connection) -> requests.Session:
-    return _Session(connection)
-
-
 def _error_text(body: bytes) -> str:
     """Defender's `{"error": {"code", "message"}}`, or the start of whatever came instead."""
     try:
@@ -150,7 +146,7 @@ class DefenderClient:
         self.cloud = cloud
         self.tenant = tenant
         self._credential = credential
-        self._session = build_session(connection)
+        self._session = _Session(connection)
         self._sleep = sleep
         self.on_call = on_call  # told of every API call, for the caller's rate budget
         self._app: Optional[msal.ConfidentialClientApplication] = None

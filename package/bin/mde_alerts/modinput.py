@@ -32,6 +32,7 @@ from mde_alerts.defender_api import BudgetExhausted, ConfigError, DefenderClient
 from mde_alerts.events import EventStream
 from mde_alerts.input_settings import InputSettings, InvalidSetting, parse_input
 from mde_alerts.splunk_config import Settings, Splunkd, read_account, read_settings
+from mde_alerts.timeutil import TICKS_PER_SECOND
 
 MAX_RUN_SECONDS = 15 * 60  # a run ends after this even with more to read; the next run resumes
 HOURLY_CALL_LIMIT = 1_500  # Defender: per app per tenant
@@ -166,7 +167,9 @@ def collect(
     if stream.written > saved[0] or client.stats.api_calls - saved[1] > 1:
         save()  # also remembers the calls spent against the hourly budget
     since = collection.checkpoint().since
-    summary.since = None if since is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since // 10_000_000))
+    summary.since = (
+        None if since is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since // TICKS_PER_SECOND))
+    )
     return summary
 
 

@@ -53,7 +53,3 @@ def epoch_text(ticks: int) -> str:
 
 def now_ticks() -> int:
     return time.time_ns() // 100
-
-
-def seconds_to_ticks(seconds: float) -> int:
-    return int(seconds * TICKS_PER_SECOND)
