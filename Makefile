@@ -10,22 +10,38 @@ BUILT    := output/$(APP)
 PACKAGE  := dist/$(APP)-$(VERSION).tar.gz
 SOURCES  := $(shell find package -type f -not -path '*/__pycache__/*') globalConfig.json additional_packaging.py
 FILES    ?=
+DEV_LOCK := requirements-dev.txt
+LIB_LOCK := package/lib/requirements.txt
+UPGRADE  ?=
+LOCK_FLAGS = --generate-hashes --custom-compile-command "make lock" $(foreach p,$(UPGRADE),--upgrade-package $(p))
+# ucc-gen installs lib/ from the lock only: hashes checked, no dependency resolved.
+LIB_PIP_FLAGS := --no-compile --prefer-binary --ignore-installed --no-deps --require-hashes
 
-.PHONY: build venv package appinspect appinspect-all test unit e2e knowledge portability lint demo bench cim-preview clean
+.PHONY: build venv lock package appinspect appinspect-all test unit e2e knowledge portability lint demo bench cim-preview clean
 
 venv: $(VENV)/.installed
-$(VENV)/.installed: requirements-dev.txt package/lib/requirements.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade "pip==25.3"
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+# A clean venv holding exactly the lock: every file checked against its hash, nothing
+# resolved at install time (--no-deps), nothing left over from an older lock (--clear).
+$(VENV)/.installed: $(DEV_LOCK)
+	$(PYTHON) -m venv --clear $(VENV)
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(DEV_LOCK)
 	touch $@
+
+# Regenerate both locks from requirements-*.in. Versions already locked are kept unless
+# named: `make lock UPGRADE="requests certifi"` moves just those (and what they need).
+# The lib lock is resolved for Splunk's oldest Python, 3.9: one lib/ serves 3.9 and 3.13.
+lock: $(VENV)/.installed
+	$(BIN)/uv pip compile --quiet requirements-lib.in -o $(LIB_LOCK) $(LOCK_FLAGS) \
+		--python-version 3.9 --python-platform linux
+	$(BIN)/uv pip compile --quiet requirements-dev.in -o $(DEV_LOCK) $(LOCK_FLAGS) \
+		--universal --python-version 3.9 -c $(LIB_LOCK)
 
 build: $(PACKAGE) appinspect
 
 $(PACKAGE): $(VENV)/.installed $(SOURCES)
 	rm -rf output dist
 	$(BIN)/ucc-gen build --source package --config globalConfig.json --ta-version $(VERSION) \
-		--pip-version 25.3 --python-binary-name $(CURDIR)/$(BIN)/python -o output
+		--pip-version 25.3 --pip-custom-flag="$(LIB_PIP_FLAGS)" --python-binary-name $(CURDIR)/$(BIN)/python -o output
 	mkdir -p dist
 	$(BIN)/ucc-gen package --path $(BUILT) -o dist
 	@test -f $(PACKAGE) || (echo "expected $(PACKAGE), found: $$(ls dist)"; exit 1)

@@ -8,6 +8,7 @@ hostnames resolved to the stand-in.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -124,21 +125,85 @@ def test_a_late_arrival_inside_the_overlap_is_collected_once(scenario: Scenario)
     assert scenario.run().events == []
 
 
-def test_kill_9_mid_run_then_a_rerun_loses_nothing(scenario: Scenario) -> None:
+def test_kill_9_mid_page_then_a_rerun_loses_nothing_and_resends_at_most_1000(scenario: Scenario) -> None:
     scenario.add_tenant()
     alerts = scenario.add_alerts(20_000)
-    running = scenario.run_async(page_size="1000")
+    running = scenario.run_async()  # the default page: 10,000 alerts, so the kill lands inside the first page
     assert running.wait_for_events(6_000, timeout=120)
     running.kill9()
     killed = running.result()
     assert killed.killed and not killed.stream.complete
-    rerun = scenario.run(page_size="1000")
+    assert len(killed.events) < 10_000
+    rerun = scenario.run()
     assert rerun.returncode == 0
     written = alert_ids(killed) + alert_ids(rerun)
     assert set(written) == {(a["id"], a["lastUpdateTime"]) for a in alerts}
     duplicates = len(written) - len(set(written))
-    print(f"kill -9 after {len(killed.events)} events: rerun wrote {len(rerun.events)}, duplicates {duplicates}")
-    assert duplicates <= 1000  # at most the page whose checkpoint the kill prevented
+    print(f"kill -9 after {len(killed.events)} events at page size 10,000: rerun re-sent {duplicates}")
+    assert duplicates <= 1000  # at most the batch written since the last checkpoint
+
+
+def test_a_lost_kv_collection_is_created_again_and_the_input_starts_over(scenario: Scenario) -> None:
+    scenario.add_tenant()
+    before = scenario.add_alerts(1_200, days_back=3)
+    first = scenario.run(page_size="500")
+    assert len(first.events) == 1_200
+    splunkd = scenario.stack.splunkd
+    assert splunkd is not None
+    splunkd.delete_collection(CHECKPOINTS)  # an admin deleted it, or the KV store was restored from a backup
+    later = scenario.add_alerts(300, days_back=0.5, newest_seconds_ago=30)
+
+    second = scenario.run(page_size="500")
+    assert second.returncode == 0, second.stderr
+    assert Counter(alert_ids(second)) == Counter((a["id"], a["lastUpdateTime"]) for a in before + later)
+    assert "did not exist" in scenario.log() and "created again" in scenario.log()
+    assert "Starting again from the input's Start" in scenario.log()
+    assert scenario.checkpoint() is not None  # stored in the re-created collection
+
+    newest = scenario.add_alerts(7, days_back=0.01, newest_seconds_ago=5)
+    third = scenario.run(page_size="500")
+    assert Counter(alert_ids(third)) == Counter((a["id"], a["lastUpdateTime"]) for a in newest)
+    everything = alert_ids(first) + alert_ids(second) + alert_ids(third)
+    assert set(everything) == {(a["id"], a["lastUpdateTime"]) for a in before + later + newest}
+
+
+def test_a_collection_that_cannot_be_created_stops_before_reading(scenario: Scenario) -> None:
+    scenario.add_tenant()
+    scenario.add_alerts(40)
+    splunkd = scenario.stack.splunkd
+    assert splunkd is not None
+    splunkd.delete_collection(CHECKPOINTS)
+    splunkd.queue_fault(
+        "kv-config",
+        "POST",
+        403,
+        "You (user=splunk-system-user) do not have permission to perform "
+        "this operation (requires capability: admin_all_objects).",
+    )
+    result = scenario.run()
+    assert result.events == [] and scenario.api_calls() == 0
+    assert "cannot be created" in scenario.log() and "Restart splunkd" in scenario.log()
+    assert "cannot be created" in result.stderr
+    assert len(scenario.run().events) == 40  # once the store can create it, nothing was lost
+
+
+def test_a_checkpoint_write_failing_mid_run_stops_at_once_and_loses_nothing(scenario: Scenario) -> None:
+    scenario.add_tenant()
+    alerts = scenario.add_alerts(2_500)
+    splunkd = scenario.stack.splunkd
+    assert splunkd is not None
+    # The load succeeds, the first checkpoint (after 1,000 events) is stored, then the next write
+    # times out, and so does splunklib's one retry of it.
+    splunkd.queue_fault("kv-data", "POST", 500, "KV Store operation timed out.", count=2, after=1)
+    first = scenario.run()
+    assert "stopped at once" in scenario.log() and "KV Store operation timed out" in scenario.log()
+    assert splunkd.count("kv-data", method="POST", status=500) == 2  # one write and its retry; no more
+    uncovered = int(re.search(r"sends the (\d+) written since then again", scenario.log()).group(1))  # type: ignore[union-attr]
+    assert 0 < uncovered <= 1_000 < len(first.events) < len(alerts)  # what was written stays written
+    second = scenario.run()
+    written = alert_ids(first) + alert_ids(second)
+    assert set(written) == {(a["id"], a["lastUpdateTime"]) for a in alerts}
+    assert len(written) - len(set(written)) == uncovered  # exactly what the last stored checkpoint did not cover
 
 
 def test_a_wrong_secret_is_reported_with_the_fix_and_never_logged(scenario: Scenario) -> None:

@@ -75,6 +75,7 @@ def test_package_imports_under_splunk_python(package_path: Path, tmp_path: Path,
     python = find_python(version)
     if python is None:
         pytest.skip(f"python{version} is not installed on this machine")
+        return
     with tarfile.open(package_path) as archive:
         archive.extractall(tmp_path, filter="data")
     app = next(tmp_path.iterdir())

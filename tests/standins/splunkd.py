@@ -23,7 +23,10 @@ asks for: Atom XML by default (splunklib's ``Collection``/``Entity``), JSON when
   ``storage/collections`` call then answers 503 with splunkd's message, and
   ``server/info`` reports the matching ``kvStoreStatus``;
 * ``batch_save`` refuses more than 1,000 documents (limits.conf
-  ``max_documents_per_batch_save``).
+  ``max_documents_per_batch_save``);
+* a collection that is gone answers ``404 Collection: <name> does not exist`` on every
+  ``storage/collections/data/<name>`` path, unlike a missing key (``Could not find
+  object.``); tests can delete a collection and queue faults on single calls.
 
 Every request is recorded (method, path, query, status, endpoint class), and unknown
 paths answer 404 and are listed in :attr:`SplunkdStandin.unknown_requests` so the lead
@@ -188,6 +191,7 @@ class SplunkdStandin:
         self.set_kvstore_state(kvstore_state)
         self._records: list[SplunkdRequest] = []
         self._rec_lock = threading.Lock()
+        self._faults: list[list[Any]] = []  # [endpoint class, method, status, message, calls left, to let by]
         if app_default_dir is not None:
             self.load_default_dir(app_default_dir)
         self._server = HttpsServer(self._handle, certfile, keyfile, port=port)
@@ -220,6 +224,33 @@ class SplunkdStandin:
         if state not in KV_STATES:
             raise ValueError(f"kvstore state must be one of {sorted(KV_STATES)}")
         self.kvstore_state = state
+
+    def queue_fault(
+        self, endpoint: str, method: str, status: int, message: str, count: int = 1, after: int = 0
+    ) -> None:
+        """After `after` more such calls succeed, the next `count` `method` calls to an endpoint
+        class (``kv-data``, ``kv-config``, ...) answer `status` in splunkd's error shape: a store
+        that answers some calls and fails others (a KV store timing out on writes, a role that
+        may not create collections)."""
+        with self._lock:
+            self._faults.append([endpoint, method.upper(), status, message, count, after])
+
+    def delete_collection(self, name: str, app: str | None = None) -> None:
+        """What an admin's `storage/collections/config` DELETE, or a KV store restored from an
+        older backup, leaves: the collection and all its documents gone."""
+        with self._lock:
+            del self._collections[(app or self.app, name)]
+
+    def _injected_fault(self, endpoint: str, method: str) -> _HttpError | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault[0] == endpoint and fault[1] == method and fault[4] > 0:
+                    if fault[5] > 0:
+                        fault[5] -= 1
+                        return None
+                    fault[4] -= 1
+                    return _HttpError(fault[2], fault[3])
+        return None
 
     # -- direct inspection / seeding -------------------------------------------------------
     def load_default_dir(self, directory: str | Path, app: str | None = None) -> None:
@@ -403,6 +434,9 @@ class SplunkdStandin:
             if key not in (self.session_key, self._seed_key) or auth.split(" ", 1)[0] not in ("Splunk", "Bearer"):
                 rec.authenticated = False
                 raise _HttpError(401, "call not properly authenticated", "WARN")
+            fault = None if rec.seeding else self._injected_fault(rec.endpoint, req.method)
+            if fault is not None:
+                raise fault
             resp = self._route(req, ns, rest, params, form, json_out)
         except _HttpError as e:
             resp = _error(e.status, e.message, json_out or rec.endpoint == "kv-data", e.msg_type)

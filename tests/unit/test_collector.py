@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 
 import pytest
 
@@ -15,6 +16,7 @@ from mde_alerts.collector import (
     Collection,
     PageReader,
     Query,
+    checkpoint_batches,
     split_page,
 )
 from mde_alerts.timeutil import TICKS_PER_SECOND, format_instant, parse_instant
@@ -216,3 +218,32 @@ def test_a_long_backlog_is_remembered_a_page_at_a_time() -> None:
         peak = max(peak, collection.remembered)
     assert collection.states_new == 3000
     assert peak <= 2 * 100  # never the whole backlog
+
+
+def _states(n: int) -> list[AlertState]:
+    return [AlertState(f"a{i}", BASE + i, BASE + i, "{}") for i in range(n)]
+
+
+def test_checkpoint_batches_end_after_a_thousand_events() -> None:
+    batches = [list(batch) for batch in checkpoint_batches(_states(2_500), clock=lambda: 0.0)]
+    assert [len(b) for b in batches] == [1_000, 1_000, 500]
+    assert [s for b in batches for s in b] == _states(2_500)  # every state once, in order
+
+
+def test_checkpoint_batches_end_after_two_seconds_of_a_slow_stream() -> None:
+    ticks = iter(float(t) for t in range(100))  # the clock moves half a second at each look
+    batches = [list(batch) for batch in checkpoint_batches(_states(9), clock=lambda: next(ticks) / 2)]
+    assert [len(b) for b in batches] == [4, 4, 1]  # a batch takes states for 2 s
+    assert list(checkpoint_batches([], clock=lambda: 0.0)) == []
+
+
+def test_a_stream_that_breaks_mid_batch_has_handed_on_every_state_it_yielded() -> None:
+    def breaks_after_five() -> Iterator[AlertState]:
+        yield from _states(5)
+        raise ValueError("connection reset")
+
+    handed_on: list[AlertState] = []
+    with pytest.raises(ValueError):
+        for batch in checkpoint_batches(breaks_after_five(), clock=lambda: 0.0):
+            handed_on.extend(batch)
+    assert handed_on == _states(5)

@@ -3,6 +3,12 @@
 Heavy forwarders often run with the KV store disabled, so each input chooses. The
 choice is never switched silently: if the chosen store cannot be reached, the run
 stops before reading anything and says so, and the checkpoint does not move.
+
+A KV store that answers but has lost the add-on's collection (an admin deleted it, or
+the KV store was restored from an older backup) is not "unreachable": the collection
+is created again, as solnlib's KVStoreCheckpointer would, and the input is told its
+checkpoint is lost, so it starts again from Start (duplicates once, never loss) and can
+store checkpoints as it goes. A run never writes events no checkpoint can follow.
 """
 
 from __future__ import annotations
@@ -13,8 +19,10 @@ import os
 import tempfile
 from typing import Any, Optional, Protocol
 
+from splunklib import binding
+
 from mde_alerts.collector import Checkpoint
-from mde_alerts.constants import CHECKPOINT_COLLECTION
+from mde_alerts.constants import CHECKPOINT_COLLECTION, CHECKPOINT_FIELDS
 from mde_alerts.splunk_config import Splunkd
 
 
@@ -22,7 +30,11 @@ class StoreUnavailable(Exception):
     """The checkpoint store cannot be read or written; the message says what to do."""
 
 
-class CorruptCheckpoint(Exception):
+class CheckpointLost(Exception):
+    """The stored checkpoint cannot be used; the input starts again from its Start."""
+
+
+class CorruptCheckpoint(CheckpointLost):
     pass
 
 
@@ -57,16 +69,47 @@ class KVStoreCheckpoints:
     def load(self, key: str) -> Optional[Checkpoint]:
         try:
             document = self._splunkd.kv_get(CHECKPOINT_COLLECTION, key)
+            if document is None and self._create_missing_collection():
+                raise CheckpointLost(
+                    f"the KV store collection {CHECKPOINT_COLLECTION} did not exist (deleted, or the KV store "
+                    f"restored from an older backup), so the checkpoint of input {key!r} is lost; the collection "
+                    "has been created again"
+                )
+        except (CheckpointLost, StoreUnavailable):
+            raise
         except Exception as error:  # noqa: BLE001 (splunklib raises HTTP, socket and SSL errors alike)
             raise self._unavailable(error) from None
         if document is None:
             return None
         return _decode(key, document.get("state"))
 
+    def _create_missing_collection(self) -> bool:
+        """Create the collection if it is missing; True if it was. A 404 on a key alone is a first run."""
+        if self._splunkd.kv_collection_exists(CHECKPOINT_COLLECTION):
+            return False
+        try:
+            self._splunkd.kv_create_collection(CHECKPOINT_COLLECTION, CHECKPOINT_FIELDS)
+        except Exception as error:  # noqa: BLE001
+            raise StoreUnavailable(
+                f"The KV store collection {CHECKPOINT_COLLECTION} is missing and cannot be created "
+                f"({type(error).__name__}: {str(error)[:200]}). Restart splunkd so it creates the collections "
+                "this add-on declares (collections.conf), or set this input's Checkpoint store to File. "
+                "Nothing was collected."
+            ) from None
+        return True
+
     def save(self, key: str, checkpoint: Checkpoint) -> None:
         record = {"_key": key, "state": json.dumps(checkpoint.to_record(), separators=(",", ":"))}
         try:
-            self._splunkd.kv_save(CHECKPOINT_COLLECTION, record)
+            try:
+                self._splunkd.kv_save(CHECKPOINT_COLLECTION, record)
+            except binding.HTTPError as error:
+                # The collection went away during the run: create it again and store this checkpoint.
+                if error.status != 404 or not self._create_missing_collection():
+                    raise
+                self._splunkd.kv_save(CHECKPOINT_COLLECTION, record)
+        except StoreUnavailable:
+            raise
         except Exception as error:  # noqa: BLE001
             raise self._unavailable(error) from None
 

@@ -22,7 +22,8 @@ import codecs
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -256,11 +257,54 @@ def _state(alert: Any, time_field: str, raw: str) -> AlertState:
     return AlertState(str(alert["id"]), updated, event_time, raw)
 
 
+CHECKPOINT_EVERY_EVENTS = 1_000
+CHECKPOINT_EVERY_SECONDS = 2.0
+
+
+def checkpoint_batches(
+    states: Iterable[AlertState],
+    max_events: int = CHECKPOINT_EVERY_EVENTS,
+    max_seconds: float = CHECKPOINT_EVERY_SECONDS,
+    clock: Callable[[], float] = time.monotonic,
+) -> Iterator[Iterator[AlertState]]:
+    """Cut a stream of states into batches, each to be written and then checkpointed.
+
+    A batch ends after `max_events` states or once `max_seconds` have passed since its
+    first, whichever comes first, so what a hard kill can make the input send again stays
+    small whatever the page size. Each batch reads from the stream itself (consume it
+    whole before asking for the next): a state is handed on as it arrives, never held
+    back, so a page that breaks off midway has written every state it yielded.
+    """
+    source = iter(states)
+    for first in source:
+        yield _batch(first, source, max_events, max_seconds, clock)
+
+
+def _batch(
+    first: AlertState,
+    source: Iterator[AlertState],
+    max_events: int,
+    max_seconds: float,
+    clock: Callable[[], float],
+) -> Iterator[AlertState]:
+    started = clock()
+    yield first
+    for _ in range(max_events - 1):
+        if clock() - started >= max_seconds:
+            return
+        state = next(source, None)
+        if state is None:
+            return
+        yield state
+
+
 class Collection:
     """One run's walk through Defender's alerts, page by page.
 
     Use: `while (query := c.next_query())`: fetch it, write each state that
-    `c.take_page(page)` yields as it yields it, then persist `c.checkpoint()`.
+    `c.take_page(page)` yields as it yields it, and persist `c.checkpoint()` once
+    what was yielded is written: at the page's end, or partway through it (pages
+    come in lastUpdateTime order, so a checkpoint taken midway is exact).
     """
 
     def __init__(self, checkpoint: Checkpoint, start: int, page_size: int, overlap: int = OVERLAP_TICKS) -> None:

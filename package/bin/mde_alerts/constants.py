@@ -9,6 +9,7 @@ SETTINGS_CONF = f"{REST_ROOT}_settings"
 INPUT_SCHEME = "defender_endpoint_alerts"
 SOURCETYPE = "ms:defender:atp:alerts"
 CHECKPOINT_COLLECTION = f"{REST_ROOT}_checkpoints"
+CHECKPOINT_FIELDS = {"state": "string"}  # as package/default/collections.conf declares them
 LOG_NAMESPACE = APP.lower()
 
 

@@ -28,10 +28,12 @@ class EventStream:
     def write(self, states: Iterable[AlertState]) -> int:
         head, meta, write = self._head, self._meta, self._out.write
         count = 0
-        for state in states:  # one event at a time: never a second copy of the whole page
-            write(f"{head}{epoch_text(state.event_time)}{meta}{escape(state.raw)}</data><done/></event>")
-            count += 1
-        self.written += count
+        try:
+            for state in states:  # one event at a time: never a second copy of the whole page
+                write(f"{head}{epoch_text(state.event_time)}{meta}{escape(state.raw)}</data><done/></event>")
+                count += 1
+        finally:  # a page that breaks off midway has still written what came before
+            self.written += count
         return self.written
 
     def flush(self) -> None:

@@ -2,8 +2,9 @@
 
 This is the Splunk glue around the pure collector: it reads the account and settings
 through solnlib, walks Defender's alerts page by page with `DefenderClient`, writes
-each page's new alert states to stdout, flushes, and only then stores the checkpoint.
-A run that stops for any reason has written everything its checkpoint claims.
+each page's new alert states to stdout as they arrive, and after every batch (at most
+1,000 events or 2 seconds) flushes and only then stores the checkpoint. A run that
+stops for any reason has written everything its checkpoint claims.
 """
 
 from __future__ import annotations
@@ -13,20 +14,20 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Optional
 
 from solnlib import log
 
 from mde_alerts.checkpoint_store import (
+    CheckpointLost,
     CheckpointStore,
-    CorruptCheckpoint,
     FileCheckpoints,
     KVStoreCheckpoints,
     StoreUnavailable,
 )
-from mde_alerts.collector import BadPage, Checkpoint, Collection
+from mde_alerts.collector import AlertState, BadPage, Checkpoint, Collection, checkpoint_batches
 from mde_alerts.constants import INPUT_SCHEME, LOG_NAMESPACE, SOURCETYPE
 from mde_alerts.defender_api import BudgetExhausted, ConfigError, DefenderClient, TransientError
 from mde_alerts.events import EventStream
@@ -114,9 +115,9 @@ def collect(
     summary = RunSummary()
     try:
         checkpoint = store.load(key)
-    except CorruptCheckpoint as error:
-        # Starting again from Start re-sends alerts (duplicates) but loses none; the bad
-        # record is replaced by the first good checkpoint of this run.
+    except CheckpointLost as error:
+        # Starting again from Start re-sends alerts (duplicates) but loses none; the lost
+        # record is replaced by the first checkpoint of this run.
         logger.error(f"{error}. Starting again from the input's Start; expect duplicate events for that period.")
         checkpoint = None
     collection = Collection(checkpoint or Checkpoint(), settings.start, settings.page_size)
@@ -124,11 +125,28 @@ def collect(
     client.on_call = pacer.record
     client.deadline = deadline
     saved = (stream.written, client.stats.api_calls)  # events and calls covered by the stored checkpoint
+    store_failed = False
 
     def save() -> None:
-        nonlocal saved
-        store.save(key, collection.checkpoint())
+        nonlocal saved, store_failed
+        try:
+            store.save(key, collection.checkpoint())
+        except StoreUnavailable as error:
+            store_failed = True
+            raise StoreUnavailable(
+                f"{error} The run stopped at once: the {stream.written} events it wrote stay written, and the next "
+                f"run starts from the last stored checkpoint, so it sends the {stream.written - saved[0]} written "
+                "since then again (duplicates, never loss)."
+            ) from None
         saved = (stream.written, client.stats.api_calls)
+
+    def write_page(page: Iterable[AlertState]) -> None:
+        # Pages arrive in lastUpdateTime order, so a checkpoint taken partway through a
+        # page is exact: storing one every few events bounds what a kill -9 re-sends.
+        for batch in checkpoint_batches(collection.take_page(page)):
+            stream.write(batch)
+            stream.flush()  # the checkpoint never names an event splunkd has not been handed
+            save()
 
     try:
         while True:
@@ -139,24 +157,16 @@ def collect(
                 summary.outcome = "stopped at the run's time limit; the next run resumes"
                 break
             pacer.before_call(deadline)
-            client.alerts_page(
-                query,
-                settings.include_evidence,
-                settings.time_field,
-                lambda page: stream.write(collection.take_page(page)),
-            )
-            stream.flush()
-            if stream.written > saved[0]:
-                save()
+            client.alerts_page(query, settings.include_evidence, settings.time_field, write_page)
     except BudgetExhausted as error:
         summary.outcome = f"paused: {error}"
         logger.warning(f"Pausing until the next run: {error}")
     except BaseException:
         # Whatever stopped the run midway, the events it wrote stay written: flush them
-        # and remember them (pages arrive in lastUpdateTime order, so the checkpoint of
-        # a page read in part is exact), then let the error be reported.
+        # and remember them (the checkpoint of a page read in part is exact), then let
+        # the error be reported. A store that just failed is not asked again.
         stream.flush()
-        if stream.written > saved[0]:
+        if stream.written > saved[0] and not store_failed:
             with contextlib.suppress(StoreUnavailable):
                 save()
         raise

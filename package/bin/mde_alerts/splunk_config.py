@@ -25,7 +25,8 @@ class Splunkd:
     Every splunkd call is paid for every tenant at every interval, so conf files are
     opened without solnlib's existence check (`properties/<file>`: one call each) and
     the KV store is read and written by key without solnlib's collection discovery
-    (two or three calls); the collection is declared in collections.conf.
+    (two or three calls); the collection is declared in collections.conf and is looked
+    for only when a document is missing.
     """
 
     def __init__(self, session_key: str, scheme: str, host: str, port: int) -> None:
@@ -68,7 +69,26 @@ class Splunkd:
             credential_realm(conf_name),
         )
 
+    def kv_collection_exists(self, collection: str) -> bool:
+        try:
+            self.rest().get(f"storage/collections/config/{quote(collection, safe='')}", output_mode="json")
+        except binding.HTTPError as error:
+            if error.status == 404:
+                return False
+            raise
+        return True
+
+    def kv_create_collection(self, collection: str, fields: dict[str, str]) -> None:
+        """What solnlib's KVStoreCheckpointer does for a missing collection (collections.conf's fields too)."""
+        self.rest().post(
+            "storage/collections/config",
+            name=collection,
+            output_mode="json",
+            **{f"field.{name}": kind for name, kind in fields.items()},
+        )
+
     def kv_get(self, collection: str, key: str) -> Optional[dict[str, Any]]:
+        """The document, or None when splunkd answers 404 (no such key, or no such collection)."""
         try:
             response = self.rest().get(
                 f"storage/collections/data/{collection}/{quote(key, safe='')}", output_mode="json"
