@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -392,3 +393,30 @@ def test_a_certificate_account_collects_without_compiled_libraries(scenario: Sce
     token_requests = [r for r in ms.requests if r.kind == "token" and r.status == 200]
     assert [r.credential for r in token_requests] == ["assertion:RS256"]
     assert "BEGIN PRIVATE KEY" not in scenario.log() + result.stderr
+
+
+def test_characters_xml_forbids_never_make_an_alert_vanish(scenario: Scenario) -> None:
+    tenant = scenario.add_tenant()
+    plain = scenario.add_alerts(200)
+    hostile = scenario.factory.alerts(40, start=iso(time.time() - 86400), end=iso(time.time() - 120))
+    for number, alert in enumerate(hostile):
+        alert["title"] = f"Malware \uffff{number} in file \ufffe.exe ]]></data></event>"
+        alert["evidence"] = [
+            {
+                "entityType": "File",
+                "fileName": f"invoice\uffff{number}.pdf\ufffe.exe",
+                "processCommandLine": f'cmd.exe /c "C:\\Users\\a\\\uffff{number}.bat"',
+            }
+        ]
+    scenario.stack.microsoft.add_alerts(tenant.tenant_id, hostile)  # served as raw UTF-8, as JSON allows
+
+    first = scenario.run()
+    assert first.returncode == 0, first.stderr
+    stream = ET.fromstring(first.stdout)  # the whole stream is well-formed XML 1.0
+    assert len(stream) == len(first.events) == 240
+    assert Counter(alert_ids(first)) == Counter((a["id"], a["lastUpdateTime"]) for a in plain + hostile)
+    by_id = {json.loads(e["data"])["id"]: json.loads(e["data"]) for e in first.events}
+    for alert in hostile:
+        assert by_id[alert["id"]]["title"] == alert["title"]  # exactly what Defender holds
+        assert by_id[alert["id"]]["evidence"] == alert["evidence"]
+    assert scenario.run().events == []  # the checkpoint passed them only once they were written

@@ -30,7 +30,7 @@ from mde_alerts.checkpoint_store import (
 from mde_alerts.collector import AlertState, BadPage, Checkpoint, Collection, checkpoint_batches
 from mde_alerts.constants import INPUT_SCHEME, LOG_NAMESPACE, SOURCETYPE
 from mde_alerts.defender_api import BudgetExhausted, ConfigError, DefenderClient, TransientError
-from mde_alerts.events import EventStream
+from mde_alerts.events import EventNotWritten, EventStream, utf8_output
 from mde_alerts.input_settings import InputSettings, InvalidSetting, parse_input
 from mde_alerts.splunk_config import Settings, Splunkd, read_account, read_settings
 from mde_alerts.timeutil import TICKS_PER_SECOND
@@ -161,12 +161,13 @@ def collect(
     except BudgetExhausted as error:
         summary.outcome = f"paused: {error}"
         logger.warning(f"Pausing until the next run: {error}")
-    except BaseException:
+    except BaseException as error:
         # Whatever stopped the run midway, the events it wrote stay written: flush them
         # and remember them (the checkpoint of a page read in part is exact), then let
-        # the error be reported. A store that just failed is not asked again.
+        # the error be reported. A store that just failed is not asked again, and an
+        # event that could not be written is never passed by the checkpoint.
         stream.flush()
-        if stream.written > saved[0] and not store_failed:
+        if stream.written > saved[0] and not store_failed and not isinstance(error, EventNotWritten):
             with contextlib.suppress(StoreUnavailable):
                 save()
         raise
@@ -207,6 +208,7 @@ def stream_events(metadata: Mapping[str, Any], inputs: Mapping[str, Mapping[str,
                     account.cloud, account.tenant_id, account.credential, addon_settings.connection
                 )
             if not event_writer.header_written:
+                event_writer._out = utf8_output(event_writer._out)
                 event_writer._out.write("<stream>")
                 event_writer.header_written = True
             stream = EventStream(
@@ -228,6 +230,14 @@ def stream_events(metadata: Mapping[str, Any], inputs: Mapping[str, Mapping[str,
             summary.outcome = "failed"
             logger.error(f"Input {name!r} stopped; it resumes at the next interval from what it wrote. {error}")
             sys.stderr.write(f"ERROR input {name!r}: {error}\n")
+        except EventNotWritten as error:
+            summary.outcome = "failed"
+            message = (
+                f"Input {name!r} stopped: {error}. Its checkpoint stays before that alert, so nothing is skipped and "
+                "the next interval tries again. This is a bug in the add-on: report it with the alert id."
+            )
+            logger.error(message)
+            sys.stderr.write(f"ERROR {message}\n")
         except BadPage as error:
             summary.outcome = "failed"
             message = (
