@@ -30,7 +30,10 @@ Modelling choices (not documented by Microsoft, chosen to be strict):
   ``api-gcc.securitycenter.microsoft.us``; GCC High/DoD only by
   ``api-gov.securitycenter.microsoft.us``. Other hosts answer 404 ``ResourceNotFound``.
 * Without ``$orderby`` results come in alert-id order (stable but unrelated to time),
-  so a collector that relies on an implicit order is caught. Ties in the sort key
+  so a collector that relies on an implicit order is caught. With ``ignore_orderby``
+  the stand-in accepts ``$orderby`` and ignores it, answering in a stable "storage
+  order" that is shuffled against time (a change on Microsoft's side, or a reordering
+  proxy or cache); ``$skip`` inside a fixed window stays stable. Ties in the sort key
   are broken by id (ascending for ``asc``, descending for ``desc``).
 * ``$filter`` supports ``and``-joined comparisons (optionally parenthesised) on
   ``lastUpdateTime``, ``alertCreationTime``, ``lastEventTime`` (``eq ne gt ge lt le``)
@@ -44,6 +47,7 @@ Modelling choices (not documented by Microsoft, chosen to be strict):
 from __future__ import annotations
 
 import bisect
+import hashlib
 import heapq
 import json
 import math
@@ -423,6 +427,11 @@ def _predicate(name: str, op: str, lit_kind: str, lit: str) -> Predicate:
 _ORDER_FIELDS = ("lastUpdateTime", "alertCreationTime", "id")
 
 
+def _storage_rank(state: Any) -> bytes:
+    """A stable order of stored alert states that owes nothing to their times."""
+    return hashlib.blake2b(f"{state.alert_id}|{state.lut}".encode(), digest_size=8).digest()
+
+
 def parse_orderby(text: str) -> list[tuple[str, bool]]:
     keys: list[tuple[str, bool]] = []
     for part in text.split(","):
@@ -555,6 +564,7 @@ class MicrosoftStandin:
         count_throttled_calls: bool = False,
         token_lifetime: int = 3599,
         emit_next_link: bool = False,
+        ignore_orderby: bool = False,
         default_page_size: int = 10000,
         max_top: int = 10000,
         retention_days: float | None = None,
@@ -563,6 +573,7 @@ class MicrosoftStandin:
         self.clock = clock
         self.token_lifetime = token_lifetime
         self.emit_next_link = emit_next_link
+        self.ignore_orderby = ignore_orderby
         self.default_page_size = default_page_size
         self.max_top = max_top
         self.retention_days = retention_days
@@ -1212,6 +1223,8 @@ class MicrosoftStandin:
             order = parse_orderby(params["$orderby"]) if params.get("$orderby", "").strip() else []
         except ODataError as e:
             return _bad(rec, str(e))
+        if self.ignore_orderby:
+            order = []  # accepted, then ignored: answers come in storage order
         try:
             top = int(params["$top"]) if "$top" in params else None
             skip = int(params.get("$skip", "0") or "0")
@@ -1275,7 +1288,9 @@ class MicrosoftStandin:
                 if residual:
                     cands = [s for s in cands if all(_match(s, p) for p in residual)]
                 n_match = len(cands)
-                if not order:
+                if not order and self.ignore_orderby:
+                    cands.sort(key=_storage_rank)
+                elif not order:
                     cands.sort(key=lambda s: s.alert_id)
                 elif order != [("lastUpdateTime", False)]:
                     for name, desc in reversed(order + [("id", order[0][1])]):

@@ -305,6 +305,13 @@ class Collection:
     `c.take_page(page)` yields as it yields it, and persist `c.checkpoint()` once
     what was yielded is written: at the page's end, or partway through it (pages
     come in lastUpdateTime order, so a checkpoint taken midway is exact).
+
+    Defender does not document `$orderby`. If a full page comes back out of order, it
+    holds some states of the window, not the oldest ones, so moving the boundary to its
+    newest state would skip the rest. From then on the run pages closed windows
+    (`ge A and lt B`), halving a window while its page comes back full, so that each
+    piece is read whole whatever the order; the checkpoint only moves over windows
+    that are complete.
     """
 
     def __init__(self, checkpoint: Checkpoint, start: int, page_size: int, overlap: int = OVERLAP_TICKS) -> None:
@@ -320,16 +327,33 @@ class Collection:
         self._tie_skip: Optional[int] = None  # paging inside one instant when set
         self._next_link: Optional[str] = None
         self._done = False
+        self._in_order = True  # the page being read has come in lastUpdateTime order so far
+        # Once Defender ignored $orderby: windows [low, high) still to read (high None: open),
+        # the oldest last; every state before the oldest window's low has been yielded.
+        self._windows: Optional[list[tuple[int, Optional[int]]]] = None
         self.pages = 0
         self.states_read = 0
         self.states_new = 0
 
+    @property
+    def orderby_ignored(self) -> bool:
+        """True once a full page came back out of lastUpdateTime order (the run pages by windows)."""
+        return self._windows is not None
+
     def next_query(self) -> Optional[Query]:
         if self._done:
             return None
-        instant = format_instant(self._boundary)
         if self._next_link:
             return Query("", 0, self._page_size, link=self._next_link)
+        if self._windows is not None:
+            low, high = self._windows[-1]
+            if self._tie_skip is not None:
+                return Query(f"lastUpdateTime eq {format_instant(low)}", self._tie_skip, self._page_size)
+            text = f"lastUpdateTime ge {format_instant(low)}"
+            if high is not None:
+                text += f" and lastUpdateTime lt {format_instant(high)}"
+            return Query(text, 0, self._page_size)
+        instant = format_instant(self._boundary)
         if self._tie_skip is not None:
             return Query(f"lastUpdateTime eq {instant}", self._tie_skip, self._page_size)
         operator = "ge" if self._inclusive else "gt"
@@ -338,21 +362,24 @@ class Collection:
     def take_page(self, page: Iterable[AlertState]) -> Iterator[AlertState]:
         """Yield the page's states that were never written, in order, as they arrive.
 
-        Once the page is exhausted, its last state and its `next_link` (if the page has
+        Once the page is exhausted, its states and its `next_link` (if the page has
         one) decide the next query. A page that breaks off midway leaves the boundary
         where it was; what it yielded is remembered, so asking again writes nothing twice.
         """
         self.pages += 1
+        self._in_order = True
         count = 0
         first: Optional[int] = None
         last: Optional[int] = None
         for state in page:
             count += 1
             updated = state.updated
-            if first is None or updated < first:
-                first = updated
             if last is None or updated > last:
                 last = updated
+            elif updated < last:
+                self._in_order = False
+            if first is None or updated < first:
+                first = updated
             key = state.key
             if key in self._seen:
                 continue
@@ -363,8 +390,18 @@ class Collection:
             yield state
         self.states_read += count
         self._next_link = getattr(page, "next_link", None)
-        if self._next_link is None:
+        if self._next_link is not None:
+            return
+        if self._windows is not None:
+            self._advance_window(count, last)
+        else:
             self._advance(count, first, last)
+
+    def _lower_bound(self) -> int:
+        """The oldest lastUpdateTime the next query can return."""
+        if self._windows:
+            return self._windows[-1][0]
+        return self._boundary if self._inclusive else self._boundary + 1
 
     def _advance(self, count: int, first: Optional[int], last: Optional[int]) -> None:
         full = count >= self._page_size
@@ -375,12 +412,57 @@ class Collection:
                 self._tie_skip, self._inclusive = None, False
             return
         if not full or first is None or last is None:
+            self._in_order = True  # a page that is not full held every state left, in whatever order
             self._done = True
+            return
+        if not self._in_order:
+            self._windows = [(self._lower_bound(), None)]
+            self._split_full_window(last)
             return
         self._boundary, self._inclusive = last, True
         if first == last:  # a whole page at one instant: page through it with $skip
             self._tie_skip = count
         self._forget_before(min(self._boundary, (self._since or 0) - self._overlap))
+
+    def _advance_window(self, count: int, newest: Optional[int]) -> None:
+        assert self._windows is not None
+        full = count >= self._page_size
+        if full and self._tie_skip is not None:
+            self._tie_skip += count
+            return
+        if full and newest is not None:
+            self._split_full_window(newest)
+            return
+        self._tie_skip = None
+        self._windows.pop()  # read whole: complete
+        if not self._windows:
+            self._done = True
+            return
+        self._forget_before(min(self._lower_bound(), self._checkpoint_since() - self._overlap))
+
+    def _split_full_window(self, newest: int) -> None:
+        """The oldest window's page came back full: read it in smaller pieces, oldest first."""
+        assert self._windows is not None
+        low, high = self._windows.pop()
+        if high is None:  # open-ended: what lies after the newest state seen is a window of its own
+            high = newest + 1
+            self._windows.append((high, None))
+        if high - low <= 1:  # one instant with more states than a page: $skip inside it (stable)
+            self._windows.append((low, high))
+            self._tie_skip = 0
+            return
+        middle = low + (high - low) // 2
+        self._windows.append((middle, high))
+        self._windows.append((low, middle))
+
+    def _checkpoint_since(self) -> int:
+        """The newest written state such that every state before it has been yielded."""
+        since = self._since or 0
+        if self._windows is None and self._in_order:
+            return since
+        if self._windows is not None and not self._windows:
+            return since
+        return min(since, self._lower_bound())
 
     @property
     def remembered(self) -> int:
@@ -394,10 +476,15 @@ class Collection:
             self._seen = {key: updated for key, updated in self._seen.items() if updated >= instant}
 
     def checkpoint(self) -> Checkpoint:
-        """The checkpoint to store once every state returned so far is written."""
-        horizon = (self._since or 0) - self._overlap
+        """The checkpoint to store once every state returned so far is written.
+
+        Its `since` never passes a state not yet seen: with pages out of order it stays
+        at the oldest window still to read, and `seen` remembers what was written beyond.
+        """
+        since = None if self._since is None else self._checkpoint_since()
+        horizon = (since or 0) - self._overlap
         seen = {key: updated for key, updated in self._seen.items() if updated >= horizon}
-        return Checkpoint(since=self._since, seen=seen, calls=dict(self._calls))
+        return Checkpoint(since=since, seen=seen, calls=dict(self._calls))
 
     def count_call(self, minute: int) -> None:
         self._calls[minute] = self._calls.get(minute, 0) + 1

@@ -69,6 +69,7 @@ class RunSummary:
     alerts_read: int = 0
     since: Optional[str] = None
     outcome: str = "ok"
+    orderby_ignored: bool = False
 
 
 def open_store(kind: str, splunkd: Splunkd, checkpoint_dir: str) -> CheckpointStore:
@@ -158,6 +159,13 @@ def collect(
                 break
             pacer.before_call(deadline)
             client.alerts_page(query, settings.include_evidence, settings.time_field, write_page)
+            if collection.orderby_ignored and not summary.orderby_ignored:
+                summary.orderby_ignored = True
+                logger.warning(
+                    "Defender ignored $orderby=lastUpdateTime asc: a full page of alerts came back out of time "
+                    "order. This run now reads closed time windows, split until each fits in one page, so no "
+                    "alert is skipped; it costs more API calls. The checkpoint moves only over complete windows."
+                )
     except BudgetExhausted as error:
         summary.outcome = f"paused: {error}"
         logger.warning(f"Pausing until the next run: {error}")
@@ -257,7 +265,8 @@ def stream_events(metadata: Mapping[str, Any], inputs: Mapping[str, Mapping[str,
                 f"outcome={summary.outcome!r} events={summary.events} alerts_read={summary.alerts_read} "
                 f"pages={summary.pages} api_calls={stats.api_calls if stats else 0} "
                 f"token_requests={stats.token_requests if stats else 0} retries={stats.retries if stats else 0} "
-                f"throttled={stats.throttled if stats else 0} checkpoint_since={summary.since} "
+                f"throttled={stats.throttled if stats else 0} orderby_ignored={summary.orderby_ignored} "
+                f"checkpoint_since={summary.since} "
                 f"seconds={time.monotonic() - started:.1f}"
             )
             log.modular_input_end(logger, name)
