@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+import time
+
 import pytest
 
 from mde_alerts.timeutil import epoch_text, format_instant, parse_instant
@@ -32,3 +35,16 @@ def test_round_trip_keeps_every_digit() -> None:
 def test_rejects_what_is_not_an_instant(text: str) -> None:
     with pytest.raises(ValueError):
         parse_instant(text)
+
+
+def test_defenders_own_form_parses_exactly_as_the_general_form() -> None:
+    """The fast path for `YYYY-MM-DDTHH:MM:SS[.f]Z` agrees with the general parser (forced by an offset)."""
+    rng = random.Random(5)
+    for _ in range(2_000):
+        seconds = rng.randrange(0, 4_102_444_800)  # 1970 .. 2100
+        digits = "".join(rng.choice("0123456789") for _ in range(rng.randrange(0, 8)))
+        base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + (f".{digits}" if digits else "")
+        assert parse_instant(base + "Z") == parse_instant(base + "+00:00"), base
+    for bad in ("2026-13-01T00:00:00Z", "2026-00-10T00:00:00Z", "2026-01-32T00:00:00Z", "2026-01-01T24:00:00Z"):
+        with pytest.raises(ValueError):
+            parse_instant(bad)
