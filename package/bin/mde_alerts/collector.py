@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from mde_alerts.timeutil import TICKS_PER_SECOND, format_instant, parse_instant
+from mde_alerts.xml10 import xml_safe_json
 
 CHECKPOINT_VERSION = 1
 OVERLAP_TICKS = 15 * 60 * TICKS_PER_SECOND
@@ -239,7 +240,8 @@ def split_page(text: str, time_field: str) -> Page:
 
 
 def _compact(alert: Any) -> str:
-    return json.dumps(alert, ensure_ascii=False, separators=(",", ":"))
+    # Re-serialising turns escapes such as "\ud800" into raw lone surrogates: escape them again.
+    return xml_safe_json(json.dumps(alert, ensure_ascii=False, separators=(",", ":")))
 
 
 def _state(alert: Any, time_field: str, raw: str) -> AlertState:
