@@ -11,6 +11,9 @@ would return the same page forever, so the collector pages through that single
 instant with `eq T` and `$skip` (a fixed window, where `$skip` is stable), then goes on
 with `gt T`.
 
+Defender does not document `$orderby`, so every page's order is checked; a full page
+out of order switches the run to closed time windows (see `Collection`).
+
 Every run starts `OVERLAP` before the checkpoint to catch states that Defender makes
 visible late; the checkpoint remembers which states inside that window were written,
 so nothing is written twice.
@@ -305,8 +308,8 @@ class Collection:
 
     Use: `while (query := c.next_query())`: fetch it, write each state that
     `c.take_page(page)` yields as it yields it, and persist `c.checkpoint()` once
-    what was yielded is written: at the page's end, or partway through it (pages
-    come in lastUpdateTime order, so a checkpoint taken midway is exact).
+    what was yielded is written: at the page's end, or partway through it (its
+    `since` never passes a state the collector has not seen).
 
     Defender does not document `$orderby`. If a full page comes back out of order, it
     holds some states of the window, not the oldest ones, so moving the boundary to its

@@ -142,8 +142,8 @@ def collect(
         saved = (stream.written, client.stats.api_calls)
 
     def write_page(page: Iterable[AlertState]) -> None:
-        # Pages arrive in lastUpdateTime order, so a checkpoint taken partway through a
-        # page is exact: storing one every few events bounds what a kill -9 re-sends.
+        # The collector's checkpoint is exact partway through a page too (it never passes
+        # a state not yet seen), so storing one every batch bounds what a kill -9 re-sends.
         for batch in checkpoint_batches(collection.take_page(page)):
             stream.write(batch)
             stream.flush()  # the checkpoint never names an event splunkd has not been handed
