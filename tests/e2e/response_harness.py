@@ -46,7 +46,9 @@ class ResponseScenario:
         self.stack.splunkd.seed_account(account, domain or tenant.tenant_id, app.client_id, client_secret=SECRET)
         if not self.tenants:
             self.stack.splunkd.seed_settings(loglevel="INFO")
-            self.stack.splunkd.seed_stanza("ta_defender_endpoint_alerts_settings", "response", {"audit_index": "cim_modactions"})
+            self.stack.splunkd.seed_stanza(
+                "ta_defender_endpoint_alerts_settings", "response", {"audit_index": "cim_modactions"}
+            )
         self.tenants[account] = tenant
         return tenant
 

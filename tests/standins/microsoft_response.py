@@ -376,8 +376,9 @@ class ResponseStandin:
 
 
 def _find_user(tenant: Any, key: str) -> dict[str, Any] | None:
-    for user in tenant.users.values():
-        if key.lower() in (user["id"].lower(), user["userPrincipalName"].lower()):
+    users: dict[str, dict[str, Any]] = tenant.users
+    for user in users.values():
+        if key.lower() in (str(user["id"]).lower(), str(user["userPrincipalName"]).lower()):
             return user
     return None
 

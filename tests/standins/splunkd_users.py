@@ -54,6 +54,11 @@ class UsersStandin:
 
     def _init_users(self) -> None:
         self._users = {self.session_key: StandinUser("admin", ["admin"])}
+        self._extra_roles: dict[str, dict[str, Any]] = {}
+
+    def add_role(self, name: str, imports: list[str], capabilities: list[str]) -> None:
+        """A role an admin made in Splunk Web (local authorize.conf)."""
+        self._extra_roles[name] = {"import": list(imports), "capabilities": list(capabilities)}
 
     def add_user(self, name: str, roles: list[str]) -> str:
         """A user with these roles; returns the user's session key."""
@@ -72,6 +77,7 @@ class UsersStandin:
             name: {"import": list(r["import"]), "capabilities": list(r["capabilities"])}
             for name, r in BUILTIN_ROLES.items()
         }
+        table.update({name: dict(role) for name, role in self._extra_roles.items()})
         authorize = self._default.get((self.app, "authorize"), {})
         for stanza, settings in authorize.items():
             if not stanza.startswith("role_"):
