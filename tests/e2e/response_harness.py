@@ -61,14 +61,22 @@ class ResponseScenario:
         self.stack.microsoft.add_alerts(tenant.tenant_id, made)
         return made
 
-    def send(self, action: str, rows: list[dict[str, Any]], session_key: str | None = None, **config: Any) -> ActionRun:
+    def send(
+        self,
+        action: str,
+        rows: list[dict[str, Any]],
+        session_key: str | None = None,
+        home: str = "splunk",
+        **config: Any,
+    ) -> ActionRun:
+        """`home`: a SPLUNK_HOME of its own, so runs side by side each read only their own stash files."""
         run = run_action(
             self.stack,
             self.app_dir,
             action,
             rows,
             config,
-            splunk_home=self.work / "splunk",
+            splunk_home=self.work / home,
             python=self.python,
             session_key=session_key,
         )

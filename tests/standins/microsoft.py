@@ -508,6 +508,7 @@ class Fault:
     status: int = 503
     delay: float = 2.0
     retry_after: int = 5
+    method: str | None = None  # only requests of this method (e.g. "POST": a write's answer lost)
 
 
 @dataclass
@@ -741,14 +742,18 @@ class MicrosoftStandin(ResponseStandin):
             raise ValueError("target must be api, token or any")
         return Fault(kind=kind, target=target, **params)
 
-    def _take_fault(self, kind: str) -> Fault | None:
+    def _take_fault(self, kind: str, method: str | None = None) -> Fault | None:
         with self._lock:
             for i, f in enumerate(self._fault_queue):
-                if f.target in (kind, "any"):
+                if f.target in (kind, "any") and (f.method is None or f.method == method):
                     del self._fault_queue[i]
                     return f
             for p, f in self._fault_rates:
-                if f.target in (kind, "any") and self._fault_rng.random() < p:
+                if (
+                    f.target in (kind, "any")
+                    and (f.method is None or f.method == method)
+                    and self._fault_rng.random() < p
+                ):
                     return f
         return None
 
@@ -1119,7 +1124,7 @@ class MicrosoftStandin(ResponseStandin):
     # ---- Defender API ----
     def _api(self, req: Request, rec: RecordedRequest) -> Response:
         rec.kind = "api"
-        fault = self._take_fault("api")
+        fault = self._take_fault("api", req.method)
         if fault is not None and fault.kind not in ("slow", "truncate"):
             rec.fault = fault.kind
             return _fault_response(fault, token=False)

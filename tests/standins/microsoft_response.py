@@ -136,6 +136,7 @@ class ResponseStandin:
 
     tenants: dict[str, Any]
     action_timing: tuple[float, float] = (1.0, 2.0)
+    list_lag: bool = False  # True: GET /api/machineactions lists nothing (not caught up yet)
     _fail_next: dict[str, list[str]]
     _resp_lock: threading.Lock
 
@@ -275,6 +276,8 @@ class ResponseStandin:
         return _json(201, action.to_dict())
 
     def _list_actions(self, req: Request, tenant: Any) -> Response:
+        if self.list_lag:  # the list has not caught up with a new action yet
+            return _json(200, {"value": []})
         odata = req.params.get("$filter", "")
         wanted: dict[str, str] = {}
         for clause in [c for c in re.split(r"\s+and\s+", odata.strip()) if c]:

@@ -338,12 +338,14 @@ class DefenderClient:
         finally:
             response.close()
         parsed: Any = None
+        status = response.status_code
         if content.strip():
             try:
                 parsed = json.loads(content)
             except ValueError:
+                if method in WRITE_METHODS and status < 300:  # taken, but the answer was cut short
+                    raise WriteUncertain(f"{method} {urlsplit(url).path}: the answer was cut short") from None
                 parsed = None
-        status = response.status_code
         return Answer(status, parsed, "" if status < 300 else _error_text(content))
 
     def _exchange(
