@@ -133,6 +133,11 @@ def test_a_write_whose_answer_is_lost_is_never_posted_twice(rs: ResponseScenario
     run = rs.send("mde_isolate_device", [alert_row(rs, ACCOUNT, refused)], wait_seconds=0)
     assert run.audit[0]["outcome"] == "pending"
     assert len(posts(rs)) == 3 and len(ms.machine_actions(tenant.tenant_id)) == 2
+    throttled = ms.add_machine(tenant.tenant_id, "pc-429.contoso.com")
+    ms.queue_fault("throttle", retry_after=1, method="POST")  # refused before it was applied: sent again
+    run = rs.send("mde_run_antivirus_scan", [alert_row(rs, ACCOUNT, throttled)], wait_seconds=0)
+    assert run.audit[0]["outcome"] == "pending" and ms.count("api", status=429) == 1
+    assert len(posts(rs)) == 5 and len(ms.machine_actions(tenant.tenant_id)) == 3
 
 
 def test_over_the_cap_nothing_is_done(rs: ResponseScenario) -> None:
@@ -164,10 +169,12 @@ def test_accounts_follow_the_results_tenant_never_another(rs: ResponseScenario) 
             {"vendor_account": b.tenant_id, "dest": mb["computerDnsName"]},  # CIM names
             {"Alerts.vendor_account": orphan.tenant_id, "Alerts.dest": "x-pc"},  # data model names
             {"dest": "no-tenant-pc"},
+            {"aadTenantId": a.tenant_id, "machineId": mb["id"]},  # customer B's device in A's result
         ],
         wait_seconds=0,
     )
     by_target = {audit["target"]: audit for audit in run.audit}
+    assert f"not in tenant {a.tenant_id} (404" in by_target[mb["id"]]["error"]
     assert by_target["a-pc.a.example"]["account"] == "customer_a"
     assert by_target["b-pc.b.example"]["account"] == "customer_b"
     assert f"no account serves tenant {orphan.tenant_id}" in by_target["x-pc"]["error"]
