@@ -96,6 +96,12 @@ def test_polling_ends_at_failed_and_the_exit_says_so(rs: ResponseScenario) -> No
     assert run.returncode != 0
     assert audit["outcome"] == "failed" and audit["final_status"] == "Failed" and audit["machine_action_id"]
     assert 'action_status="failure"' in run.log
+    rs.stack.microsoft.action_timing = (20.0, 40.0)  # slower than the action may wait
+    slow = rs.stack.microsoft.add_machine(tenant.tenant_id, "pc-slow.contoso.com")
+    run = rs.send("mde_isolate_device", [alert_row(rs, ACCOUNT, slow)], wait_seconds=4)
+    (audit,) = run.audit
+    assert run.returncode == 0 and audit["outcome"] == "pending" and audit["final_status"] == "Pending"
+    assert "stopped waiting (4s)" in audit["error"] and audit["duration_seconds"] < 6
 
 
 def test_a_pending_action_is_reported_not_posted_again(rs: ResponseScenario) -> None:
@@ -138,6 +144,11 @@ def test_a_write_whose_answer_is_lost_is_never_posted_twice(rs: ResponseScenario
     run = rs.send("mde_run_antivirus_scan", [alert_row(rs, ACCOUNT, throttled)], wait_seconds=0)
     assert run.audit[0]["outcome"] == "pending" and ms.count("api", status=429) == 1
     assert len(posts(rs)) == 5 and len(ms.machine_actions(tenant.tenant_id)) == 3
+    unavailable = ms.add_machine(tenant.tenant_id, "pc-503.contoso.com")
+    ms.queue_fault("503", method="POST")  # a 5xx may or may not have been applied: look, then post again
+    run = rs.send("mde_collect_investigation_package", [alert_row(rs, ACCOUNT, unavailable)], wait_seconds=0)
+    assert run.audit[0]["outcome"] == "pending"
+    assert len(posts(rs)) == 7 and len(ms.machine_actions(tenant.tenant_id)) == 4
 
 
 def test_over_the_cap_nothing_is_done(rs: ResponseScenario) -> None:

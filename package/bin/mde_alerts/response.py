@@ -457,7 +457,8 @@ def open_conflict(actions: Iterable[Mapping[str, Any]], spec: ActionSpec) -> Opt
     return None
 
 
-def poll_delays(first: float = 1.0, factor: float = 1.5, longest: float = 10.0) -> Iterator[float]:
+def poll_delays(first: float = 1.0, factor: float = 2.0, longest: float = 30.0) -> Iterator[float]:
+    """1, 2, 4, ... 30 s: a few calls when Defender is quick, about 13 per action over a 4-minute wait."""
     delay = first
     while True:
         yield delay

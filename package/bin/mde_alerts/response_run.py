@@ -187,7 +187,8 @@ class Worker:
         return self._clients[name]
 
     def tenants(self) -> dict[str, str]:
-        """Account name -> tenant GUID; an account named by domain is resolved through Entra ID."""
+        """Account name -> tenant GUID; an account named by domain is resolved through Entra ID
+        (its OIDC document), once per invocation and only when a result needs it."""
         if self._tenants is None:
             self._tenants = {}
             for name, account in self.accounts.items():
@@ -197,7 +198,7 @@ class Worker:
                 try:
                     self._tenants[name] = self.client(name).tenant_guid()
                 except (ConfigError, TransientError) as error:
-                    self.helper.log_warn(f"Account {name!r} skipped: {error}")
+                    self.helper.log_warn(f"Account {name!r} is left out: its tenant could not be resolved ({error})")
         return self._tenants
 
     def start(self, target: Target) -> Attempt:
@@ -230,7 +231,13 @@ class Worker:
                 self._user(api, target, attempt)
         except Refused as error:
             attempt.outcome, attempt.error = "refused", str(error)
-        except (ConfigError, TransientError, BudgetExhausted) as error:
+        except BudgetExhausted:
+            attempt.outcome = "failed"
+            attempt.error = (
+                "Defender throttled this tenant (429) for longer than the action may wait; nothing more was sent. "
+                "Run the action again in a few minutes"
+            )
+        except (ConfigError, TransientError) as error:
             attempt.outcome, attempt.error = "failed", describe(error)
         attempt.ended = time.time()
         return attempt
