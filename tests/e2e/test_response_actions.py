@@ -77,6 +77,7 @@ def test_every_machine_action_polls_to_succeeded(rs: ResponseScenario) -> None:
         assert audit["tenant"] == tenant.tenant_id and audit["account"] == ACCOUNT
         assert audit["requested_by"] == "admin" and audit["sid"] == run.payload["sid"]
         assert run.events[0].index == "cim_modactions" and run.events[0].sourcetype == AUDIT
+        assert run.events[0].orig_action_name == action and run.events[0].orig_sid == run.payload["sid"]
         (done,) = [a for a in rs.stack.microsoft.machine_actions(tenant.tenant_id) if a["machineId"] == machine["id"]]
         assert done["type"] == kind and done["status"] == "Succeeded"
         assert "Defender - High alerts" in done["requestorComment"] and "admin" in done["requestorComment"]
@@ -280,9 +281,10 @@ def test_update_an_alert_then_the_input_collects_its_new_state(rs: ResponseScena
     (alert,) = rs.alerts(ACCOUNT, 1, status="New")
     first = collector.run()
     assert [json.loads(e["data"])["status"] for e in first.events] == ["New"]
+    notable = {"orig_sid": "scheduler__admin__SplunkEnterpriseSecuritySuite__RMD5_notable", "orig_rid": "7"}
     run = rs.send(
         "mde_update_alert",
-        [{"Alerts.id": alert["id"], "Alerts.vendor_account": tenant.tenant_id}],
+        [{"Alerts.id": alert["id"], "Alerts.vendor_account": tenant.tenant_id, **notable}],
         status="Resolved",
         classification="TruePositive",
         determination="Malware",
@@ -291,6 +293,7 @@ def test_update_an_alert_then_the_input_collects_its_new_state(rs: ResponseScena
     )
     (audit,) = run.audit
     assert audit["outcome"] == "succeeded" and audit["alert_ids"] == [alert["id"]], audit
+    assert (run.events[0].orig_sid, run.events[0].orig_rid) == (notable["orig_sid"], "7")  # ES links it to the notable
     second = collector.run()
     (event,) = second.events
     state = json.loads(event["data"])

@@ -50,6 +50,7 @@ class Context:
     requested_by: str
     comment: str = ""
     started: float = field(default_factory=time.time)
+    rows: dict[str, Mapping[str, Any]] = field(default_factory=dict)  # rid -> result, for the ES header
 
 
 class Pacer:
@@ -125,6 +126,7 @@ def _run(helper: Any, splunkd: Splunkd, context: Context, attempts: list[Attempt
         whole.error = f"{error} Nothing was sent."
         return _finish(attempts, whole)
     rows = [(str(row.get("rid", i)), row) for i, row in enumerate(helper.get_events())]
+    context.rows = dict(rows)
     if not rows:
         whole.outcome = "nothing_to_do"
         whole.error = "the search returned no results: nothing to act on"
@@ -397,7 +399,9 @@ def _write_audit(helper: Any, context: Context, attempts: list[Attempt], index: 
             comment=context.comment,
             app=context.app,
         )
-        helper.update({"rid": attempt.rids[0] if attempt.rids else "0"})
+        # The result's own orig_sid/orig_rid (a notable's, from ES) or this search's sid and rid head the event.
+        rid = attempt.rids[0] if attempt.rids else "0"
+        helper.update(dict(context.rows.get(rid) or {"rid": rid}))
         helper.addevent(json.dumps(event, separators=(",", ":"), sort_keys=True), sourcetype=response.AUDIT_SOURCETYPE)
         ok = attempt.outcome in ("succeeded", "pending", "already_pending", "nothing_to_do")
         signature = f"{attempt.action} {attempt.target or ''}: {attempt.outcome}".replace('"', "'")
