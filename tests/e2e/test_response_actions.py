@@ -254,6 +254,7 @@ def test_who_may_run_actions(rs: ResponseScenario) -> None:
     (audit,) = run.audit
     assert audit["outcome"] == "not_permitted" and "defender_endpoint_response" in audit["error"]
     assert "defender_responder" in audit["error"] and run.returncode != 0
+    assert run.events[0].index == "cim_modactions"  # refusals are audited where the successes are
     analyst = splunkd.add_user("ann", ["user"])  # cannot even read the add-on's settings
     run = rs.send("mde_isolate_device", [alert_row(rs, ACCOUNT, machine)], session_key=analyst)
     assert run.returncode != 0 and "User does not have permissions" in run.log

@@ -91,12 +91,19 @@ def _run(helper: Any, splunkd: Splunkd, context: Context, attempts: list[Attempt
     spec_name = context.action
     verb = response.ACTIONS[spec_name].verb if spec_name in response.ACTIONS else spec_name
     whole = Attempt(verb, "refused", started=time.time())
-    # 1. The Splunk user: checked before anything else, so a refused user costs Microsoft nothing.
+    # 0. The add-on's settings (proxy, CA, audit index): splunkd only, so refusals land in the audit index too.
+    try:
+        settings = read_settings(splunkd)
+    except ConfigError as error:
+        whole.error = f"{error} Nothing was sent."
+        return _finish(attempts, whole)
+    index = settings.audit_index
+    # 1. The Splunk user: checked before any call to Microsoft, so a refused user costs Microsoft nothing.
     try:
         user, roles, capabilities = splunkd.current_user()
     except Exception as error:  # noqa: BLE001 (splunklib raises HTTP, socket and SSL errors alike)
         whole.error = f"splunkd did not say who runs this action ({type(error).__name__}); nothing was sent"
-        return _finish(attempts, whole)
+        return _finish(attempts, whole, index)
     context.requested_by = user or context.requested_by
     if RESPONSE_CAPABILITY not in capabilities:
         whole.outcome = "not_permitted"
@@ -104,7 +111,7 @@ def _run(helper: Any, splunkd: Splunkd, context: Context, attempts: list[Attempt
             f"Splunk user {user!r} (roles {', '.join(roles) or 'none'}) lacks the capability {RESPONSE_CAPABILITY}: "
             f"an admin must give the user the role {RESPONSE_ROLE}; nothing was sent"
         )
-        return _finish(attempts, whole)
+        return _finish(attempts, whole, index)
     # 2. The parameters.
     try:
         params = response.parse_params(
@@ -116,21 +123,16 @@ def _run(helper: Any, splunkd: Splunkd, context: Context, attempts: list[Attempt
         )
     except BadParameter as error:
         whole.error = f"{error} Nothing was sent."
-        return _finish(attempts, whole)
+        return _finish(attempts, whole, index)
     context.comment = params.comment
     deadline = time.monotonic() + params.wait_seconds
-    # 3. The settings (proxy, CA, audit index) and the targets.
-    try:
-        settings = read_settings(splunkd)
-    except ConfigError as error:
-        whole.error = f"{error} Nothing was sent."
-        return _finish(attempts, whole)
+    # 3. The targets.
     rows = [(str(row.get("rid", i)), row) for i, row in enumerate(helper.get_events())]
     context.rows = dict(rows)
     if not rows:
         whole.outcome = "nothing_to_do"
         whole.error = "the search returned no results: nothing to act on"
-        return _finish(attempts, whole, settings.audit_index)
+        return _finish(attempts, whole, index)
     targets = response.collect_targets(rows, params)
     if len(targets) > params.cap:
         whole.error = (
@@ -139,7 +141,7 @@ def _run(helper: Any, splunkd: Splunkd, context: Context, attempts: list[Attempt
         )
         whole.details = {"target_count": len(targets), "cap": params.cap}
         whole.rids = [rid for target in targets for rid in target.rids][:100]
-        return _finish(attempts, whole, settings.audit_index)
+        return _finish(attempts, whole, index)
     # 4. Accounts: the result's tenant's own.
     try:
         accounts = read_accounts(splunkd)
@@ -148,7 +150,7 @@ def _run(helper: Any, splunkd: Splunkd, context: Context, attempts: list[Attempt
             f"the accounts could not be read ({type(error).__name__}): the role {RESPONSE_ROLE} needs "
             "list_storage_passwords to read this add-on's account secrets; nothing was sent"
         )
-        return _finish(attempts, whole, settings.audit_index)
+        return _finish(attempts, whole, index)
     worker = Worker(params, accounts, settings.connection, deadline, helper)
     for target in targets:
         attempts.append(worker.start(target))
