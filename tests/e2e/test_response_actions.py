@@ -37,9 +37,11 @@ def posts(rs: ResponseScenario) -> list[Any]:
 
 
 def no_secret(rs: ResponseScenario) -> None:
+    """No client secret, session key or access token in any log, audit event or output."""
+    secrets = [SECRET, rs.stack.session_key, *rs.stack.microsoft.tokens]
     for run in rs.runs:
         for text in (run.log, run.stderr, run.stdout, json.dumps(run.audit)):
-            assert SECRET not in text
+            assert not [secret for secret in secrets if secret in text]
 
 
 def alert_row(rs: ResponseScenario, account: str, machine: dict[str, Any], **extra: Any) -> dict[str, Any]:
