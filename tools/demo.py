@@ -5,7 +5,10 @@ alerts API, reached at Microsoft's own hostnames) and for splunkd (conf files,
 encrypted credentials, KV store), seeds a tenant from real sample alerts, and runs the
 packaged input twice exactly as splunkd would: stdin XML in, event stream out. Between
 the runs, a few alerts change status and a new one arrives, to show that the second
-run writes just those.
+run writes just those. Finally it isolates the device of one High alert with the packaged
+response action `mde_isolate_device`, run as splunkd's sendalert runs it (JSON payload on
+stdin, the alert as the triggering result), and prints Defender's final status and the audit
+event the action wrote.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 from tests.pythons import find_python  # noqa: E402
 from tests.standins.alerts_factory import AlertFactory  # noqa: E402
 from tests.standins.launcher import RunResult, StandinStack  # noqa: E402
+from tests.standins.sendalert import run_action  # noqa: E402
 
 ALERTS = 2_500
 DEMO_SECRET = "demo-secret-value"  # noqa: S105  (the stand-in tenant's)
@@ -55,6 +59,26 @@ def show(result: RunResult, count: int) -> None:
         )
 
 
+def isolate_one_high_alert(stack: StandinStack, app_dir: Path, python: str, work: Path, run: RunResult) -> bool:
+    """`| sendalert mde_isolate_device` on one High alert the input collected."""
+    alert = next(a for a in (json.loads(e["data"]) for e in run.events) if a["severity"] == "High" and a["machineId"])
+    tenant_id = alert["aadTenantId"]
+    stack.microsoft.add_machine(tenant_id, alert["computerDnsName"], machine_id=alert["machineId"])
+    row = {k: v for k, v in alert.items() if not isinstance(v, (dict, list))}
+    print(f"\nResponse: isolating {alert['computerDnsName']} (High alert {alert['id']}: {alert['title'][:60]})")
+    result = run_action(
+        stack, app_dir, "mde_isolate_device", [row], {}, splunk_home=work / "splunk", python=python,
+        search_name="Demo - High alerts",
+    )  # fmt: skip
+    actions = [a for a in stack.microsoft.machine_actions(tenant_id) if a["machineId"] == alert["machineId"]]
+    final = actions[-1]["status"] if actions else "none"
+    print(f"  exit {result.returncode} after {result.seconds:.1f}s; Defender's machine action: {final}")
+    for event in result.events:
+        print(f"  audit event (index={event.index}, sourcetype={event.sourcetype}):")
+        print("  " + json.dumps(event.json, indent=2).replace("\n", "\n  "))
+    return result.returncode == 0 and final == "Succeeded"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--package", required=True, type=Path)
@@ -72,7 +96,9 @@ def main() -> int:
             assert stack.splunkd is not None
             ms = stack.microsoft
             tenant = ms.add_tenant(domain="contoso.onmicrosoft.com", geo="eu")
-            app = ms.add_app(tenant.tenant_id, secret=DEMO_SECRET)
+            app = ms.add_app(
+                tenant.tenant_id, secret=DEMO_SECRET, roles=("Alert.Read.All", "Machine.Read.All", "Machine.Isolate")
+            )
             now = time.time()
             factory = AlertFactory(seed=2026, tenant_id=tenant.tenant_id)
             alerts = factory.alerts(ALERTS, start=iso(now - 6 * DAY), end=iso(now - 120))
@@ -118,6 +144,7 @@ def main() -> int:
             summaries = [line for line in log.read_text().splitlines() if "run summary" in line]
             print("  " + summaries[-1].split("run summary: ", 1)[-1] if summaries else "  (no summary found)")
             ok = first.returncode == 0 and len(first.events) == ALERTS and len(second.events) == 4
+            ok = isolate_one_high_alert(stack, app_dir, python, work, first) and ok
             print("\nDemo " + ("succeeded." if ok else "FAILED: see above."))
             return 0 if ok else 1
 

@@ -53,6 +53,8 @@ class _Usage:
     ru_maxrss: int
     ru_utime: float
     ru_stime: float
+
+
 SCHEME = "defender_endpoint_alerts"
 # Inherited variables that would change where the child connects or what it trusts.
 _STRIP_ENV = {

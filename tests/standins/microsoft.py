@@ -71,6 +71,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from ._server import HttpsServer, Request, Response
+from .microsoft_response import GRAPH_HOSTS, GRAPH_RESOURCES, ResponseStandin
 from .timefmt import format_ticks, parse_odata_datetime, parse_ticks, ticks_from_epoch, to_ticks
 
 # --------------------------------------------------------------------------------------
@@ -91,7 +92,7 @@ GEO_API_HOSTS: dict[str, tuple[str, ...]] = {
 GCC_API_HOST = "api-gcc.securitycenter.microsoft.us"
 GOV_API_HOST = "api-gov.securitycenter.microsoft.us"
 API_HOSTS = GLOBAL_API_HOSTS + tuple(h for hs in GEO_API_HOSTS.values() for h in hs) + (GCC_API_HOST, GOV_API_HOST)
-ALL_HOSTS = LOGIN_HOSTS + API_HOSTS
+ALL_HOSTS = LOGIN_HOSTS + API_HOSTS + GRAPH_HOSTS
 
 CLOUDS = ("commercial", "gcc", "gcc_high", "dod")
 # Which login host a tenant of each cloud lives on (GCC uses the commercial Entra ID).
@@ -166,6 +167,9 @@ class Tenant:
     geo: str
     apps: dict[str, App]
     store: AlertStore
+    machines: dict[str, dict[str, Any]] = field(default_factory=dict)  # response side: microsoft_response.py
+    machine_actions: dict[str, Any] = field(default_factory=dict)
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def login_host(self) -> str:
@@ -513,6 +517,7 @@ class Fault:
     status: int = 503
     delay: float = 2.0
     retry_after: int = 5
+    method: str | None = None  # only requests of this method (e.g. "POST": a write's answer lost)
 
 
 @dataclass
@@ -546,8 +551,8 @@ class RecordedRequest:
 # --------------------------------------------------------------------------------------
 # The stand-in
 # --------------------------------------------------------------------------------------
-class MicrosoftStandin:
-    """Entra ID + Defender for Endpoint API on one local HTTPS port.
+class MicrosoftStandin(ResponseStandin):
+    """Entra ID + Defender for Endpoint API (+ the response APIs and Graph users) on one local HTTPS port.
 
     ``certfile``/``keyfile`` come from :func:`tests.standins.tls.make_tls_material`.
     """
@@ -569,7 +574,9 @@ class MicrosoftStandin:
         max_top: int = 10000,
         retention_days: float | None = None,
         fault_seed: int = 0,
+        action_timing: tuple[float, float] = (1.0, 2.0),
     ) -> None:
+        self._init_response(action_timing)  # machine actions: Pending, InProgress at [0], final at [1] seconds
         self.clock = clock
         self.token_lifetime = token_lifetime
         self.emit_next_link = emit_next_link
@@ -746,14 +753,18 @@ class MicrosoftStandin:
             raise ValueError("target must be api, token or any")
         return Fault(kind=kind, target=target, **params)
 
-    def _take_fault(self, kind: str) -> Fault | None:
+    def _take_fault(self, kind: str, method: str | None = None) -> Fault | None:
         with self._lock:
             for i, f in enumerate(self._fault_queue):
-                if f.target in (kind, "any"):
+                if f.target in (kind, "any") and (f.method is None or f.method == method):
                     del self._fault_queue[i]
                     return f
             for p, f in self._fault_rates:
-                if f.target in (kind, "any") and self._fault_rng.random() < p:
+                if (
+                    f.target in (kind, "any")
+                    and (f.method is None or f.method == method)
+                    and self._fault_rng.random() < p
+                ):
                     return f
         return None
 
@@ -784,6 +795,8 @@ class MicrosoftStandin:
                 resp = self._login(req, rec)
             elif req.host in API_HOSTS:
                 resp = self._api(req, rec)
+            elif req.host in GRAPH_HOSTS:
+                resp = self._graph(req, rec)
             else:
                 resp = _api_error(404, "ResourceNotFound", f"Unknown host '{req.host}' (stand-in)")
                 rec.error = "unknown-host"
@@ -1017,7 +1030,7 @@ class MicrosoftStandin:
                 "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
                 rec,
             )
-        known = {r.lower() for r in LOGIN_RESOURCES[host]}
+        known = {r.lower() for r in LOGIN_RESOURCES[host] + GRAPH_RESOURCES[host]}
         if resource.lower() not in known or not app.consented:
             return _aad_error(
                 host,
@@ -1122,7 +1135,7 @@ class MicrosoftStandin:
     # ---- Defender API ----
     def _api(self, req: Request, rec: RecordedRequest) -> Response:
         rec.kind = "api"
-        fault = self._take_fault("api")
+        fault = self._take_fault("api", req.method)
         if fault is not None and fault.kind not in ("slow", "truncate"):
             rec.fault = fault.kind
             return _fault_response(fault, token=False)
@@ -1160,14 +1173,6 @@ class MicrosoftStandin:
             )
             resp.headers.append(("Retry-After", str(retry)))
             return resp
-        if not any(r in info.roles for r in READ_ROLES):
-            rec.error = "Forbidden"
-            return _api_error(
-                403,
-                "Forbidden",
-                "The application does not have any of the required application roles "
-                "(Alert.ReadWrite.All, Alert.Read.All) to access the resource.",
-            )
         tenant = self.tenants[info.tenant_id]
         if not tenant.serves(req.host):
             rec.error = "ResourceNotFound"
@@ -1176,6 +1181,21 @@ class MicrosoftStandin:
                 "ResourceNotFound",
                 f"Tenant {tenant.tenant_id} is not served by {req.host} (stand-in geo routing: use the global or the "
                 "tenant's own geo/government host).",
+            )
+        if info.resource not in {r.lower() for r in LOGIN_RESOURCES[info.login_host]}:
+            return _unauthorized(rec, "token audience is not Defender (a Graph token?)")
+        response_answer = self._response_route(req, tenant, info.roles, req.path.rstrip("/"))
+        if response_answer is not None:
+            if response_answer.status >= 400:
+                rec.error = json.loads(response_answer.body).get("error", {}).get("code")
+            return response_answer
+        if not any(r in info.roles for r in READ_ROLES):
+            rec.error = "Forbidden"
+            return _api_error(
+                403,
+                "Forbidden",
+                "The application does not have any of the required application roles "
+                "(Alert.ReadWrite.All, Alert.Read.All) to access the resource.",
             )
         if req.method != "GET":
             return _api_error(405, "MethodNotAllowed", f"{req.method} is not supported by this stand-in")
@@ -1187,6 +1207,21 @@ class MicrosoftStandin:
             return self._get_alert(req, tenant, unquote(m.group(1)), now, rec)
         rec.error = "ResourceNotFound"
         return _api_error(404, "ResourceNotFound", f"No route for {req.path} in this stand-in")
+
+    # ---- Microsoft Graph (users: microsoft_response.py) ----
+    def _graph(self, req: Request, rec: RecordedRequest) -> Response:
+        rec.kind = "graph"
+        auth = req.headers.get("authorization", "")
+        with self._lock:
+            info = self.tokens.get(auth[len("Bearer ") :].strip()) if auth.startswith("Bearer ") else None
+        if info is not None:
+            rec.tenant, rec.client_id = info.tenant_id, info.client_id
+            if info.revoked or self.clock() >= info.expires_at:
+                info = None
+        resp = self._graph_route(req, info)
+        if resp.status >= 400:
+            rec.error = json.loads(resp.body).get("error", {}).get("code")
+        return resp
 
     def _get_alert(self, req: Request, tenant: Tenant, alert_id: str, now: float, rec: RecordedRequest) -> Response:
         store = tenant.store

@@ -36,8 +36,12 @@ Seeding goes through solnlib's own ``ConfManager`` against the running stand-in 
 stored shape is solnlib's), with a direct fallback that writes the same shape.
 Seeding traffic uses a separate key and is left out of the recorded requests.
 
+Users, roles and capabilities (``authentication/current-context``, the
+``list_storage_passwords`` rule) and UCC's settings handler, which an alert action reads,
+are in ``splunkd_users.py``.
+
 Limits (see also the report): search filters are a simple substring match; no ACL
-enforcement, no users/roles, no ``[default]`` stanza inheritance, no ``local.meta``.
+enforcement on single objects, no ``[default]`` stanza inheritance, no ``local.meta``.
 """
 
 from __future__ import annotations
@@ -56,6 +60,7 @@ from urllib.parse import quote, unquote
 from xml.sax.saxutils import escape, quoteattr
 
 from ._server import HttpsServer, Request, Response
+from .splunkd_users import UsersStandin
 
 APP_ID = "TA-defender-endpoint-alerts"
 REST_ROOT = "ta_defender_endpoint_alerts"
@@ -107,6 +112,7 @@ class SplunkdRequest:
     output_mode: str | None = None
     seeding: bool = False
     authenticated: bool = True
+    user: str | None = None
     body_bytes_in: int = 0
 
 
@@ -160,7 +166,7 @@ def parse_conf_text(text: str) -> dict[str, dict[str, str]]:
     return out
 
 
-class SplunkdStandin:
+class SplunkdStandin(UsersStandin):
     """splunkd REST on 127.0.0.1 over TLS, for one app."""
 
     def __init__(
@@ -194,6 +200,7 @@ class SplunkdStandin:
         self._faults: list[list[Any]] = []  # [endpoint class, method, status, message, calls left, to let by]
         if app_default_dir is not None:
             self.load_default_dir(app_default_dir)
+        self._init_users()  # the session key above is admin's; add_user() makes others
         self._server = HttpsServer(self._handle, certfile, keyfile, port=port)
 
     # -- lifecycle -------------------------------------------------------------------
@@ -431,13 +438,20 @@ class SplunkdStandin:
         try:
             ns, rest = self._namespace(req.path)
             rec.endpoint = _classify(rest)
-            if key not in (self.session_key, self._seed_key) or auth.split(" ", 1)[0] not in ("Splunk", "Bearer"):
+            user = self.user_for(key)
+            if (user is None and not rec.seeding) or auth.split(" ", 1)[0] not in ("Splunk", "Bearer"):
                 rec.authenticated = False
                 raise _HttpError(401, "call not properly authenticated", "WARN")
             fault = None if rec.seeding else self._injected_fault(rec.endpoint, req.method)
             if fault is not None:
                 raise fault
-            resp = self._route(req, ns, rest, params, form, json_out)
+            if user is not None:
+                rec.user = user.name
+                self._check_capabilities(rec.endpoint, params, user)
+            if rec.endpoint in ("auth", "ucc-settings") and user is not None:
+                resp = self._user_routes(req, ns, rest, params, user, json_out)
+            else:
+                resp = self._route(req, ns, rest, params, form, json_out)
         except _HttpError as e:
             resp = _error(e.status, e.message, json_out or rec.endpoint == "kv-data", e.msg_type)
         except Exception as e:  # a stand-in bug must surface as a 500
@@ -447,6 +461,39 @@ class SplunkdStandin:
             rec.seq = len(self._records) + 1
             self._records.append(rec)
         return resp
+
+    def _check_capabilities(self, endpoint: str, params: dict[str, str], user: Any) -> None:
+        reads_secrets = endpoint == "passwords" or (endpoint == "ucc-settings" and params.get("--cred--") == "1")
+        if reads_secrets and "list_storage_passwords" not in user.capabilities:
+            raise _HttpError(
+                403,
+                f"You (user={user.name}) do not have permission to perform this operation "
+                "(requires capability: list_storage_passwords).",
+            )
+
+    def _user_routes(
+        self, req: Request, ns: tuple[str, str], rest: list[str], params: dict[str, str], user: Any, json_out: bool
+    ) -> Response:
+        seg = [unquote(s) for s in rest if s]
+        if seg == ["authentication", "current-context"] and req.method == "GET":
+            path = "/services/authentication/current-context"
+            ent = _Entry("context", path + "/context", self.current_context(user), _acl("system", sharing="system"))
+            return self._render("current-context", path, [ent], json_out)
+        if len(seg) == 2 and seg[0] == SETTINGS_CONF and req.method == "GET":
+            owner, app = ns
+            with self._lock:
+                stanza = self._merged(self.app, SETTINGS_CONF).get(seg[1])
+                if stanza is None:
+                    raise _HttpError(404, f"Could not find object id={seg[1]}")
+                content: dict[str, Any] = {k: v for k, v in stanza.items()}
+                if params.get("--cred--") == "1" and ENCRYPTED_PLACEHOLDER in content.values():
+                    realm = credential_realm(SETTINGS_CONF, self.app)
+                    content.update(self.decrypted_fields(realm, seg[1], self._passwords))
+            content.setdefault("disabled", "0")
+            path = f"/servicesNS/{owner}/{app}/{SETTINGS_CONF}"
+            ent = _Entry(seg[1], f"{path}/{quote(seg[1], safe='')}", content, _acl(self.app))
+            return self._render(SETTINGS_CONF, path, [ent], json_out)
+        raise _HttpError(404, "Not Found")
 
     @staticmethod
     def _namespace(path: str) -> tuple[tuple[str, str], list[str]]:
@@ -1006,6 +1053,10 @@ def _classify(rest: list[str]) -> str:
         return "kv-config"
     if seg[:3] == ["storage", "collections", "data"]:
         return "kv-data"
+    if seg[:1] == ["authentication"]:
+        return "auth"
+    if seg[:1] == [SETTINGS_CONF]:
+        return "ucc-settings"
     return "unknown"
 
 

@@ -48,7 +48,8 @@ API_HOSTS = (
     "api-gcc.securitycenter.microsoft.us",
     "api-gov.securitycenter.microsoft.us",
 )
-MICROSOFT_HOSTS = LOGIN_HOSTS + API_HOSTS
+GRAPH_HOSTS = ("graph.microsoft.com", "graph.microsoft.us", "dod-graph.microsoft.us")  # the user actions
+MICROSOFT_HOSTS = LOGIN_HOSTS + API_HOSTS + GRAPH_HOSTS
 
 
 @dataclass(frozen=True)

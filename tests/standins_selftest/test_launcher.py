@@ -88,7 +88,7 @@ def test_run_modinput_end_to_end(stack: StandinStack) -> None:
         FAKE_APP,
         {"prod": {"account": "acct", "page_size": "100", "index": "mde"}},
         timeout=120,
-        env_extra={"FAKE_APP_RESOLVE": "graph.microsoft.com"},
+        env_extra={"FAKE_APP_RESOLVE": "management.azure.com"},
     )
     assert res.returncode == 0, res.stderr
     events = res.events
@@ -97,7 +97,7 @@ def test_run_modinput_end_to_end(stack: StandinStack) -> None:
     assert events[0]["sourcetype"] == "ms:defender:atp:alerts" and events[0]["index"] == "mde"
     assert json.loads(events[0]["data"])["evidence"] is not None
     assert res.max_rss_mb > 5 and res.cpu_seconds > 0
-    assert res.dns_refused == ["graph.microsoft.com"]  # nothing else left the machine
+    assert res.dns_refused == ["management.azure.com"]  # nothing else left the machine
     ms = stack.microsoft
     assert ms.count("api") == 3 and ms.count("token", status=200) == 1
     assert {r.host for r in ms.requests} == {"login.microsoftonline.com", "api.security.microsoft.com"}

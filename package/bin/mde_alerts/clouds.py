@@ -1,10 +1,12 @@
-"""Where each Microsoft cloud keeps its token authority and Defender API.
+"""Where each Microsoft cloud keeps its token authority, Defender API and Microsoft Graph.
 
 One table, because these hostnames are facts about Microsoft, not logic: when Microsoft
 moves a host, this is the only place to change. Sources: MicrosoftDocs/defender-docs
 `defender-endpoint/gov.md`, `api/exposed-apis-list.md`, `includes/improve-request-performance.md`.
 The government scopes are not spelled out in Microsoft's docs; the values below are
-the ones other integrations use (see docs/FACTS in the project notes).
+the ones other integrations use (see docs/FACTS in the project notes). Graph hosts per
+cloud (for the Entra ID user actions): Microsoft Graph "National cloud deployments";
+the scope is always `<graph host>/.default`.
 """
 
 from __future__ import annotations
@@ -19,11 +21,19 @@ class Cloud:
     api_base: str
     login_base: str
     scope: str
+    graph_base: str = "https://graph.microsoft.com"  # COMMERCIAL_GRAPH
+
+    @property
+    def graph_scope(self) -> str:
+        return f"{self.graph_base}/.default"
 
 
 COMMERCIAL_SCOPE = "https://api.securitycenter.microsoft.com/.default"
 US_GOV_SCOPE = "https://securitycenter.onmicrosoft.us/windowsatpservice/.default"
 COMMERCIAL_LOGIN = "https://login.microsoftonline.com"
+COMMERCIAL_GRAPH = "https://graph.microsoft.com"  # commercial and GCC
+US_GOV_GRAPH = "https://graph.microsoft.us"  # GCC High
+DOD_GRAPH = "https://dod-graph.microsoft.us"
 US_GOV_LOGIN = "https://login.microsoftonline.us"
 
 CLOUDS: dict[str, Cloud] = {
@@ -92,8 +102,16 @@ CLOUDS: dict[str, Cloud] = {
             "https://api-gov.securitycenter.microsoft.us",
             US_GOV_LOGIN,
             US_GOV_SCOPE,
+            US_GOV_GRAPH,
         ),
-        Cloud("dod", "US Government DoD", "https://api-gov.securitycenter.microsoft.us", US_GOV_LOGIN, US_GOV_SCOPE),
+        Cloud(
+            "dod",
+            "US Government DoD",
+            "https://api-gov.securitycenter.microsoft.us",
+            US_GOV_LOGIN,
+            US_GOV_SCOPE,
+            DOD_GRAPH,
+        ),
     ]
 }
 

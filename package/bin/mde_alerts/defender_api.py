@@ -1,9 +1,11 @@
-"""The one place that talks HTTP to Microsoft: tokens from Entra ID, alerts from Defender.
+"""The one place that talks HTTP to Microsoft: tokens from Entra ID, alerts from Defender,
+and the response actions' calls to Defender and Microsoft Graph.
 
-Callers see alert pages and `ConfigError`s whose messages name the fix; retries,
+Callers see alert pages, `Answer`s and `ConfigError`s whose messages name the fix; retries,
 throttling, token refresh and the translation of Microsoft's error codes stay in here.
-Secrets never leave this module: they are handed to MSAL and never formatted into a
-message.
+Writes (POST, PATCH) are never resent after an answer that may have been lost: the caller
+gets `WriteUncertain` and checks what Defender did first. Secrets never leave this module:
+they are handed to MSAL and never formatted into a message.
 """
 
 from __future__ import annotations
@@ -64,6 +66,24 @@ class TransientError(Exception):
 
 class BudgetExhausted(Exception):
     """Throttled for longer than the run may wait; the next run resumes."""
+
+
+class WriteUncertain(TransientError):
+    """A POST or PATCH got no usable answer: Microsoft may or may not have applied it."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A response action's answer: the status, the JSON body (None if empty), Microsoft's error text."""
+
+    status: int
+    body: Any
+    error: str = ""
+
+
+DEFENDER_API = "WindowsDefenderATP"
+GRAPH_API = "Microsoft Graph"
+WRITE_METHODS = ("POST", "PATCH", "PUT", "DELETE")
 
 
 @dataclass
@@ -201,10 +221,11 @@ class DefenderClient:
             return "The certificate private key could not be read: paste an unencrypted PEM private key."
         return f"Microsoft Entra ID rejected the account settings ({text[:200]}): check tenant, client ID and cloud."
 
-    def token(self) -> str:
+    def token(self, scope: Optional[str] = None) -> str:
+        """An access token for Defender, or for `scope` (Microsoft Graph) from the same MSAL app."""
         app = self._msal_app()
         try:
-            result = app.acquire_token_for_client(scopes=[self.cloud.scope])
+            result = app.acquire_token_for_client(scopes=[scope or self.cloud.scope])
         except requests.RequestException as error:
             raise self._network_problem(error, self.cloud.login_base) from None
         except ValueError as error:
@@ -222,6 +243,16 @@ class DefenderClient:
             f"Token request refused ({result.get('error', 'unknown error')}): {description} "
             "Check the account's tenant, client ID, credential and cloud."
         )
+
+    def tenant_guid(self) -> str:
+        """The tenant's directory id, also for an account that names its tenant by domain.
+
+        Entra ID's OIDC document (which MSAL reads when the app is built) names the token
+        endpoint by the tenant's GUID.
+        """
+        endpoint = str(self._msal_app().authority.token_endpoint)
+        parts = [part for part in urlsplit(endpoint).path.split("/") if part]
+        return (parts[0] if parts else self.tenant).lower()
 
     def _forget_token(self) -> None:
         if self._app is not None:
@@ -267,60 +298,134 @@ class DefenderClient:
     def open(self, url: str, params: Optional[dict[str, Any]]) -> requests.Response:
         """GET until Defender answers 200; the body is left to stream. Retries, throttling
         and one token refresh happen here; anything else becomes a ConfigError."""
+        return self._exchange("GET", url, params=params, stream=True)
+
+    def call(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Optional[dict[str, Any]] = None,
+        body: Optional[dict[str, Any]] = None,
+        scope: Optional[str] = None,
+        permission: str = "",
+        api: str = DEFENDER_API,
+        answer_on: tuple[int, ...] = (400, 404),
+        headers: Optional[dict[str, str]] = None,
+    ) -> Answer:
+        """One response-action call. 2xx and the statuses in `answer_on` come back as an
+        Answer for the caller to judge; a 403 names `permission`; a write that may have been
+        applied without an answer raises WriteUncertain instead of being sent again."""
+        response = self._exchange(
+            method,
+            url,
+            params=params,
+            body=body,
+            scope=scope,
+            permission=permission,
+            api=api,
+            answer_on=answer_on,
+            headers=headers,
+        )
+        try:
+            content = response.content
+        except requests.RequestException as error:
+            if method in WRITE_METHODS:
+                raise WriteUncertain(
+                    f"{method} {urlsplit(url).path}: the answer broke off ({type(error).__name__})"
+                ) from None
+            raise TransientError(f"{urlsplit(url).netloc}: the answer broke off ({type(error).__name__})") from None
+        finally:
+            response.close()
+        parsed: Any = None
+        status = response.status_code
+        if content.strip():
+            try:
+                parsed = json.loads(content)
+            except ValueError:
+                if method in WRITE_METHODS and status < 300:  # taken, but the answer was cut short
+                    raise WriteUncertain(f"{method} {urlsplit(url).path}: the answer was cut short") from None
+                parsed = None
+        return Answer(status, parsed, "" if status < 300 else _error_text(content))
+
+    def _exchange(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Optional[dict[str, Any]] = None,
+        body: Optional[dict[str, Any]] = None,
+        stream: bool = False,
+        scope: Optional[str] = None,
+        permission: str = "",
+        api: str = DEFENDER_API,
+        answer_on: tuple[int, ...] = (),
+        headers: Optional[dict[str, str]] = None,
+    ) -> requests.Response:
+        write = method in WRITE_METHODS
         refreshed = False
         attempt = 0
         while True:
             attempt += 1
-            token = self.token()
+            token = self.token(scope)
             try:
                 self.stats.api_calls += 1
                 if self.on_call:
                     self.on_call()
-                response = self._session.get(
+                response = self._session.request(
+                    method,
                     url,
                     params=params,
-                    headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+                    json=body,
+                    headers={"Authorization": f"Bearer {token}", "Accept": "application/json", **(headers or {})},
                     timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
-                    stream=True,
+                    stream=stream,
                 )
             except requests.RequestException as error:
                 if isinstance(error, (requests.exceptions.ProxyError, requests.exceptions.SSLError)):
                     raise self._network_problem(error, url) from None
+                if write and not isinstance(error, requests.exceptions.ConnectTimeout):
+                    # The request may have reached Microsoft: sending it again could act twice.
+                    raise WriteUncertain(f"{method} {urlsplit(url).path}: no answer ({type(error).__name__})") from None
                 self._retry_or_fail(attempt, f"network error ({type(error).__name__})")
                 continue
             status = response.status_code
-            if status == 200:
+            success = status == 200 if stream else 200 <= status < 300
+            if success or status in answer_on:
                 return response
             try:
-                body = response.content  # an error answer: small
+                content = response.content  # an error answer: small
             except requests.RequestException:
-                body = b""
+                content = b""
             finally:
                 response.close()
             if status == 401 and not refreshed:
                 refreshed = True  # the token may have been revoked or expired early: get a new one once
                 self._forget_token()
                 continue
-            if status == 429:
+            if status == 429:  # refused before it was applied: safe to send again, also for a write
                 self.stats.throttled += 1
                 self._wait(self._retry_after(response, attempt), "throttled (429)", budget=True)
                 continue
             if status >= 500:
-                self._retry_or_fail(attempt, f"HTTP {status} {_error_text(body)}")
+                if write:
+                    raise WriteUncertain(f"{method} {urlsplit(url).path}: HTTP {status} {_error_text(content)}")
+                self._retry_or_fail(attempt, f"HTTP {status} {_error_text(content)}")
                 continue
-            raise ConfigError(self._client_error(status, body, url))
+            raise ConfigError(self._client_error(status, content, url, permission, api))
 
-    def _client_error(self, status: int, body: bytes, url: str) -> str:
+    def _client_error(self, status: int, body: bytes, url: str, permission: str = "", api: str = DEFENDER_API) -> str:
         detail = _error_text(body)
+        service = "Defender" if api == DEFENDER_API else api
         if status == 401:
             return (
-                f"Defender rejected the token twice (401 {detail}). Check that the app registration's "
-                "WindowsDefenderATP permissions are application permissions with admin consent."
+                f"{service} rejected the token twice (401 {detail}). Check that the app registration's "
+                f"{api} permissions are application permissions with admin consent."
             )
         if status == 403:
             return (
-                f"Defender refused access (403 {detail}). Grant the app registration the application "
-                "permission Alert.Read.All (API 'WindowsDefenderATP') and have an admin consent to it."
+                f"{service} refused access (403 {detail}). Grant the app registration the application "
+                f"permission {permission or 'Alert.Read.All'} (API '{api}') and have an admin consent to it."
             )
         if status == 404:
             return (

@@ -1,4 +1,5 @@
-"""Read the add-on's configuration from splunkd: accounts, proxy, TLS and log level.
+"""Read the add-on's configuration from splunkd: accounts, proxy, TLS, log level, the
+response actions' audit index, and who the invoking Splunk user is.
 
 All access goes through solnlib's ConfManager, which also decrypts the fields UCC keeps
 in storage/passwords. Only this module knows the conf file and stanza names.
@@ -67,6 +68,16 @@ class Splunkd:
             self.host,
             self.port,
             credential_realm(conf_name),
+        )
+
+    def current_user(self) -> tuple[str, list[str], list[str]]:
+        """(name, roles, capabilities) of the session's user, as splunkd answers them."""
+        response = self.rest().get("authentication/current-context", output_mode="json")
+        content = json.loads(response.body.read())["entry"][0]["content"]
+        return (
+            str(content.get("username") or ""),
+            [str(role) for role in content.get("roles") or []],
+            [str(capability) for capability in content.get("capabilities") or []],
         )
 
     def kv_collection_exists(self, collection: str) -> bool:
@@ -165,6 +176,25 @@ def read_account(splunkd: Splunkd, name: str) -> Account:
     return account_from_fields(name, stanza)
 
 
+def read_accounts(splunkd: Splunkd) -> dict[str, Account]:
+    """Every account, for the response actions to pick the one of a result's tenant.
+
+    An account that cannot be used is left out: the tenant it would serve then has no
+    account, which the action reports with the fix.
+    """
+    try:
+        stanzas = splunkd.conf_file(ACCOUNT_CONF).get_all(only_current_app=True)
+    except conf_manager.ConfManagerException:
+        return {}
+    accounts: dict[str, Account] = {}
+    for name, fields in stanzas.items():
+        try:
+            accounts[name] = account_from_fields(name, fields)
+        except ConfigError:
+            continue
+    return accounts
+
+
 def proxy_url(fields: dict[str, Any]) -> Optional[str]:
     if str(fields.get("proxy_enabled") or "0").strip().lower() not in ("1", "true"):
         return None
@@ -185,6 +215,7 @@ def proxy_url(fields: dict[str, Any]) -> Optional[str]:
 class Settings:
     connection: Connection
     log_level: str
+    audit_index: str = "main"  # Configuration > Response actions
 
 
 def read_settings(splunkd: Splunkd) -> Settings:
@@ -195,4 +226,5 @@ def read_settings(splunkd: Splunkd) -> Settings:
     proxy = proxy_url(stanzas.get("proxy", {}))
     ca_bundle = str(stanzas.get("tls", {}).get("ca_bundle_path") or "").strip() or None
     log_level = str(stanzas.get("logging", {}).get("loglevel") or "INFO").upper()
-    return Settings(Connection(proxy_url=proxy, ca_bundle=ca_bundle), log_level)
+    audit_index = str(stanzas.get("response", {}).get("audit_index") or "main").strip()
+    return Settings(Connection(proxy_url=proxy, ca_bundle=ca_bundle), log_level, audit_index)

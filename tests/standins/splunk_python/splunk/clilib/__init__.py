@@ -1,0 +1,1 @@
+"""`splunk.clilib` (stand-in)."""
