@@ -135,9 +135,6 @@ def test_disable_enable_and_delete_an_input_and_its_checkpoint(session: Session)
     row = session.page.get_by_role("row").filter(has_text="contoso_alerts")  # type: ignore[attr-defined]
     toggle = row.get_by_role("switch")
     toggle.click()
-    session.page.wait_for_function(  # type: ignore[attr-defined]
-        "() => true", polling=100
-    )
     _wait(lambda: (session.ui.input_stanza("contoso_alerts") or {}).get("disabled") == "1")
     toggle.click()
     _wait(lambda: (session.ui.input_stanza("contoso_alerts") or {}).get("disabled") == "0")
