@@ -18,12 +18,12 @@ import os
 import runpy
 import sys
 import traceback
-from typing import Any, Dict
+from typing import Any
 
 from splunk import admin  # the shim: admin_shim/ is first on PYTHONPATH
 
 
-def serve(request: Dict[str, Any]) -> Dict[str, Any]:
+def serve(request: dict[str, Any]) -> dict[str, Any]:
     script = request["script"]
     bin_dir = os.path.dirname(script)
     if bin_dir not in sys.path:
@@ -47,12 +47,15 @@ def serve(request: Dict[str, Any]) -> Dict[str, Any]:
     if outcome is None:
         return {"ok": False, "class": "RuntimeError", "text": "the handler script never called admin.init"}
     if outcome.error is not None:
-        return failure(outcome.error, "".join(traceback.format_exception(type(outcome.error), outcome.error, outcome.error.__traceback__)))
+        return failure(
+            outcome.error,
+            "".join(traceback.format_exception(type(outcome.error), outcome.error, outcome.error.__traceback__)),
+        )
     entries = [{"name": name, "content": dict(item), "metadata": item.metadata} for name, item in outcome.items.items()]
     return {"ok": True, "entries": entries}
 
 
-def failure(error: BaseException, trace: str) -> Dict[str, Any]:
+def failure(error: BaseException, trace: str) -> dict[str, Any]:
     sys.stderr.write(trace)
     return {"ok": False, "class": str(type(error)), "text": str(error), "status": getattr(error, "status", None)}
 

@@ -130,7 +130,9 @@ class DataEndpoints:
             raise SplunkdError(404, f"Could not find object id={rest[0] if rest else ''}")
         name = rest[0]
         if req.method == "POST" and rest[1:] in (["disable"], ["enable"]):
-            splunkd.set_stanza("inputs", self._stanza(name), {"disabled": "1" if rest[1] == "disable" else "0"}, app=app)
+            splunkd.set_stanza(
+                "inputs", self._stanza(name), {"disabled": "1" if rest[1] == "disable" else "0"}, app=app
+            )
         elif req.method == "POST" and len(rest) == 1:
             self._validate(splunkd, app, name, {**inputs[name], **values})
             splunkd.set_stanza("inputs", self._stanza(name), values, app=app)

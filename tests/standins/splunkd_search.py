@@ -92,4 +92,6 @@ class FooterSearch:
                 "messages": [],
             }
             entries.append({"name": sid, "id": sid, "content": content})
-        return Response(200, json.dumps({"entry": entries, "paging": {"total": len(entries)}}).encode(), [("Content-Type", JSON_CT)])
+        return Response(
+            200, json.dumps({"entry": entries, "paging": {"total": len(entries)}}).encode(), [("Content-Type", JSON_CT)]
+        )

@@ -183,8 +183,8 @@ class SplunkWebStandin:
 
     def _forward(self, req: Request, splunkd_path: str) -> Response:
         if req.method not in ("GET", "HEAD") and not self._csrf_ok(req):
-            body = {"messages": [{"type": "ERROR", "text": "Splunk Web: missing or wrong X-Splunk-Form-Key"}]}
-            return Response(401, json.dumps(body).encode(), [("Content-Type", "application/json")])
+            refusal = {"messages": [{"type": "ERROR", "text": "Splunk Web: missing or wrong X-Splunk-Form-Key"}]}
+            return Response(401, json.dumps(refusal).encode(), [("Content-Type", "application/json")])
         target = quote(splunkd_path, safe="/%:@-._~!$&'()*+,;=") + (f"?{req.query}" if req.query else "")
         headers = {"Authorization": f"Splunk {self._session_key}", "Connection": "close"}
         if "content-type" in req.headers:
@@ -200,9 +200,7 @@ class SplunkWebStandin:
             connection.close()
 
     def _csrf_ok(self, req: Request) -> bool:
-        cookies = dict(
-            part.strip().split("=", 1) for part in req.headers.get("cookie", "").split(";") if "=" in part
-        )
+        cookies = dict(part.strip().split("=", 1) for part in req.headers.get("cookie", "").split(";") if "=" in part)
         sent = req.headers.get("x-splunk-form-key", "")
         return bool(sent) and sent == cookies.get(f"splunkweb_csrf_token_{self.port}") == self.csrf_token
 

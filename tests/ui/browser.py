@@ -9,6 +9,7 @@ name (``data-name``) the way a person does: typing, picking from a dropdown, cli
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,10 +80,8 @@ class Watch:
     def _response(self, response: Response) -> None:
         url, method = response.url, response.request.method
         if "/splunkd/__raw/" in url:
-            try:
+            with contextlib.suppress(Exception):  # a body the page abandoned cannot hold a secret it read
                 self.bodies.append(response.body())
-            except Exception:  # noqa: S110 (a body the page abandoned cannot hold a secret it read)
-                pass
         if response.status < 400 or splunk_web_only(url) or self._is_expected(method, url, response.status):
             return
         self.problems.append(f"HTTP {response.status}: {method} {url}")

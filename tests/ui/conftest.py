@@ -14,12 +14,16 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.e2e.conftest import app_dir, splunk_python  # noqa: F401 (shared fixtures)
 from tests.standins.ui_stack import UiStack
 from tests.ui.browser import CHROMIUM, CHROMIUM_ARGS, Watch, new_page
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -29,7 +33,7 @@ class Session:
     """What a test drives: the stack, the page, its watch, and the secrets it typed."""
 
     ui: UiStack
-    page: object
+    page: Page
     watch: Watch
     shots: Path | None
     secrets: list[str] = field(default_factory=list)
@@ -37,7 +41,7 @@ class Session:
     def open(self, view: str, tab: str | None = None) -> None:
         assert self.ui.web is not None
         url = self.ui.web.page_url(view) + (f"?tab={tab}" if tab else "")
-        self.page.goto(url)  # type: ignore[attr-defined]
+        self.page.goto(url)
 
 
 @pytest.fixture(scope="session")
@@ -52,13 +56,17 @@ def browser() -> Iterator[object]:
 
 @pytest.fixture
 def session(
-    browser: object, app_dir: Path, splunk_python: str, tmp_path: Path, request: pytest.FixtureRequest  # noqa: F811
+    browser: object,
+    app_dir: Path,  # noqa: F811 (the e2e fixture, imported above)
+    splunk_python: str,  # noqa: F811
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
 ) -> Iterator[Session]:
     shots_option = request.config.getoption("--screenshots")
     shots = Path(shots_option) if shots_option else None
     watch = Watch()
     with UiStack(app_dir, tmp_path / "ui", splunk_python) as ui:
-        page = new_page(browser, watch)  # type: ignore[arg-type]
+        page = new_page(browser, watch)
         current = Session(ui, page, watch, shots)
         try:
             yield current

@@ -7,6 +7,8 @@ the secret in ``storage/passwords`` of the splunkd stand-in.
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.standins.splunkd import ACCOUNT_CONF, credential_realm
 from tests.standins.tls import make_app_certificate
 from tests.ui.browser import Form, screenshot
@@ -31,8 +33,8 @@ CLOUDS = {
 
 def open_add_dialog(s: Session) -> Form:
     s.open("configuration")
-    s.page.get_by_role("button", name="Add", exact=True).click()  # type: ignore[attr-defined]
-    dialog = Form(s.page.get_by_role("dialog"))  # type: ignore[attr-defined]
+    s.page.get_by_role("button", name="Add", exact=True).click()
+    dialog = Form(s.page.get_by_role("dialog"))
     dialog.field("tenant_id").wait_for()
     return dialog
 
@@ -50,8 +52,8 @@ def submit(dialog: Form, button: str = "Add") -> None:
     dialog.root.get_by_role("button", name=button, exact=True).click()
 
 
-def row(s: Session, name: str) -> object:
-    return s.page.get_by_role("row").filter(has_text=name)  # type: ignore[attr-defined]
+def row(s: Session, name: str) -> Any:
+    return s.page.get_by_role("row").filter(has_text=name)
 
 
 def demo_tenant(s: Session, cloud: str = "commercial", domain: str | None = None) -> tuple[str, str]:
@@ -67,17 +69,17 @@ def test_an_account_with_a_secret_is_checked_saved_and_listed(session: Session) 
     dialog = open_add_dialog(session)
     fill_account(dialog, "contoso", "contoso.onmicrosoft.com", client_id, SECRET)
     assert dialog.field("client_secret").locator("input").get_attribute("type") == "password"
-    screenshot(session.page, session.shots, "add-account-secret", tuple(session.secrets))  # type: ignore[arg-type]
+    screenshot(session.page, session.shots, "add-account-secret", tuple(session.secrets))
     submit(dialog)
     listed = row(session, "contoso")
-    listed.wait_for()  # type: ignore[attr-defined]
-    assert client_id in listed.inner_text()  # type: ignore[attr-defined]
+    listed.wait_for()
+    assert client_id in listed.inner_text()
     stored = session.ui.splunkd.stanza(ACCOUNT_CONF, "contoso")
     assert stored["client_id"] == client_id and stored["client_secret"] == "******"
     realm = credential_realm(ACCOUNT_CONF)
     assert any(SECRET in value for name, value in session.ui.splunkd.passwords().items() if name.startswith(realm))
     assert session.ui.stack.microsoft.count("api", status=200) == 1  # the connectivity check read one alert
-    screenshot(session.page, session.shots, "accounts-list", tuple(session.secrets))  # type: ignore[arg-type]
+    screenshot(session.page, session.shots, "accounts-list", tuple(session.secrets))
 
 
 def test_a_wrong_secret_shows_the_handlers_sentence_and_stores_nothing(session: Session) -> None:
@@ -93,7 +95,7 @@ def test_a_wrong_secret_shows_the_handlers_sentence_and_stores_nothing(session: 
     message = dialog.message()
     assert message.startswith("Not saved: ") and "paste the secret's Value" in message, message
     assert "REST Error" not in message and "python handler" not in message
-    screenshot(session.page, session.shots, "add-account-not-saved", tuple(session.secrets))  # type: ignore[arg-type]
+    screenshot(session.page, session.shots, "add-account-not-saved", tuple(session.secrets))
     assert session.ui.splunkd.stanza(ACCOUNT_CONF, "contoso") is None
     assert session.ui.splunkd.passwords() == {}
 
@@ -113,10 +115,10 @@ def test_certificate_swaps_the_secret_for_private_key_and_thumbprint(session: Se
     dialog.fill("tenant_id", tenant.tenant_id)
     dialog.fill("client_id", app.client_id)
     dialog.fill("certificate_thumbprint", certificate.sha1_thumbprint)
-    screenshot(session.page, session.shots, "add-account-certificate", tuple(session.secrets))  # type: ignore[arg-type]
+    screenshot(session.page, session.shots, "add-account-certificate", tuple(session.secrets))
     dialog.fill("certificate_private_key", certificate.private_key_pem)
     submit(dialog)
-    row(session, "fabrikam").wait_for()  # type: ignore[attr-defined]
+    row(session, "fabrikam").wait_for()
     stored = session.ui.splunkd.stanza(ACCOUNT_CONF, "fabrikam")
     assert stored["auth_type"] == "certificate" and stored["certificate_private_key"] == "******"
     assert stored.get("client_secret", "") in ("", "******") and SECRET not in str(stored)
@@ -130,8 +132,8 @@ def test_editing_an_account_keeps_its_secret_without_retyping_it(session: Sessio
     fill_account(dialog, "contoso", tenant_id, client_id, SECRET, "commercial")
     submit(dialog)
     listed = row(session, "contoso")
-    listed.get_by_role("button", name="Edit").click()  # type: ignore[attr-defined]
-    edit = Form(session.page.get_by_role("dialog"))  # type: ignore[attr-defined]
+    listed.get_by_role("button", name="Edit").click()
+    edit = Form(session.page.get_by_role("dialog"))
     edit.field("client_secret").wait_for()
     assert edit.value("client_secret") == "******"
     edit.pick("cloud", "Commercial, US geo")
@@ -151,6 +153,6 @@ def test_every_cloud_can_be_picked_and_saved(session: Session) -> None:
         dialog = open_add_dialog(session)
         fill_account(dialog, f"acct_{cloud}", tenant_id, client_id, SECRET, cloud)
         submit(dialog)
-        row(session, f"acct_{cloud}").wait_for()  # type: ignore[attr-defined]
+        row(session, f"acct_{cloud}").wait_for()
         assert session.ui.splunkd.stanza(ACCOUNT_CONF, f"acct_{cloud}")["cloud"] == cloud
         assert session.ui.stack.microsoft.count("api", status=200) == count  # each checked at its own cloud

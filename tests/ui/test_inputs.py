@@ -8,6 +8,7 @@ which runs the packaged input's ``--validate-arguments`` first, as splunkd does.
 from __future__ import annotations
 
 import time
+from typing import Callable
 
 import pytest
 
@@ -29,15 +30,17 @@ def seed_account(s: Session, alerts: int = 0) -> str:
     if alerts:
         now = time.time()
         start, end = (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t)) for t in (now - 3 * DAY, now - 60))
-        ms.add_alerts(tenant.tenant_id, AlertFactory(seed=3, tenant_id=tenant.tenant_id).alerts(alerts, start=start, end=end))
+        ms.add_alerts(
+            tenant.tenant_id, AlertFactory(seed=3, tenant_id=tenant.tenant_id).alerts(alerts, start=start, end=end)
+        )
     s.ui.splunkd.seed_account("contoso", tenant.tenant_id, app.client_id, client_secret=SECRET)
     return tenant.tenant_id
 
 
 def open_create_dialog(s: Session) -> Form:
     s.open("inputs")
-    s.page.get_by_role("button", name="Create New Input").click()  # type: ignore[attr-defined]
-    dialog = Form(s.page.get_by_role("dialog"))  # type: ignore[attr-defined]
+    s.page.get_by_role("button", name="Create New Input").click()
+    dialog = Form(s.page.get_by_role("dialog"))
     dialog.field("interval").wait_for()
     return dialog
 
@@ -58,10 +61,10 @@ def test_an_input_with_the_defaults_is_stored_as_the_form_shows_them(session: Se
     assert dialog.value("interval") == "300" and dialog.value("start") == "7"
     dialog.fill("name", "contoso_alerts")
     dialog.pick("account", "contoso")
-    screenshot(session.page, session.shots, "create-input", (SECRET,))  # type: ignore[arg-type]
+    screenshot(session.page, session.shots, "create-input", (SECRET,))
     dialog.root.get_by_role("button", name="Add", exact=True).click()
     dialog.root.wait_for(state="detached")
-    session.page.get_by_role("row").filter(has_text="contoso_alerts").wait_for()  # type: ignore[attr-defined]
+    session.page.get_by_role("row").filter(has_text="contoso_alerts").wait_for()
     stored = session.ui.input_stanza("contoso_alerts")
     assert stored is not None
     assert {k: stored[k] for k in ("account", "index", "interval", "start", "time_field", "checkpoint_store")} == {
@@ -73,7 +76,7 @@ def test_an_input_with_the_defaults_is_stored_as_the_form_shows_them(session: Se
         "checkpoint_store": "kvstore",
     }
     assert stored["include_evidence"] in ("1", "true") and stored["page_size"] == "10000"
-    screenshot(session.page, session.shots, "inputs-list", (SECRET,))  # type: ignore[arg-type]
+    screenshot(session.page, session.shots, "inputs-list", (SECRET,))
 
 
 @pytest.mark.parametrize(
@@ -132,23 +135,23 @@ def test_disable_enable_and_delete_an_input_and_its_checkpoint(session: Session)
     create_input(session, "contoso_alerts").root.wait_for(state="detached")
     assert len(session.ui.run_input("contoso_alerts").events) == 5
     assert "contoso_alerts" in session.ui.splunkd.kv_documents(KV_CHECKPOINTS)
-    row = session.page.get_by_role("row").filter(has_text="contoso_alerts")  # type: ignore[attr-defined]
+    row = session.page.get_by_role("row").filter(has_text="contoso_alerts")
     toggle = row.get_by_role("switch")
     toggle.click()
     _wait(lambda: (session.ui.input_stanza("contoso_alerts") or {}).get("disabled") == "1")
     toggle.click()
     _wait(lambda: (session.ui.input_stanza("contoso_alerts") or {}).get("disabled") == "0")
     row.get_by_role("button", name="Delete").click()
-    session.page.get_by_role("dialog").get_by_role("button", name="Delete").click()  # type: ignore[attr-defined]
+    session.page.get_by_role("dialog").get_by_role("button", name="Delete").click()
     _wait(lambda: session.ui.input_stanza("contoso_alerts") is None)
     row.wait_for(state="detached")
     assert "contoso_alerts" not in session.ui.splunkd.kv_documents(KV_CHECKPOINTS)
 
 
-def _wait(condition: object, timeout: float = 20.0) -> None:
+def _wait(condition: Callable[[], bool], timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
+        if condition():
             return
         time.sleep(0.1)
     raise AssertionError("the page's change never reached splunkd")

@@ -27,16 +27,18 @@ def test_an_account_and_an_input_made_in_the_browser_collect_alerts(session: Ses
     app = ms.add_app(tenant.tenant_id, secret=SECRET)
     now = time.time()
     start, end = (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t)) for t in (now - 2 * DAY, now - 60))
-    ms.add_alerts(tenant.tenant_id, AlertFactory(seed=11, tenant_id=tenant.tenant_id).alerts(ALERTS, start=start, end=end))
+    ms.add_alerts(
+        tenant.tenant_id, AlertFactory(seed=11, tenant_id=tenant.tenant_id).alerts(ALERTS, start=start, end=end)
+    )
 
     dialog = open_add_dialog(session)
     fill_account(dialog, "contoso", "contoso.onmicrosoft.com", app.client_id, SECRET, "commercial_eu")
     submit(dialog)
-    row(session, "contoso").wait_for()  # type: ignore[attr-defined]
+    row(session, "contoso").wait_for()
 
     session.open("inputs")
-    session.page.get_by_role("button", name="Create New Input").click()  # type: ignore[attr-defined]
-    create = Form(session.page.get_by_role("dialog"))  # type: ignore[attr-defined]
+    session.page.get_by_role("button", name="Create New Input").click()
+    create = Form(session.page.get_by_role("dialog"))
     create.fill("name", "contoso_alerts")
     create.pick("account", "contoso")
     create.pick("index", "mde")

@@ -13,12 +13,12 @@ PROXY_PASSWORD = "proxy-Passw0rd~typed"
 
 def open_tab(s: Session, tab: str) -> Form:
     s.open("configuration", tab)
-    s.page.get_by_role("button", name="Save").wait_for()  # type: ignore[attr-defined]
-    return Form(s.page.locator("body"))  # type: ignore[attr-defined]
+    s.page.get_by_role("button", name="Save").wait_for()
+    return Form(s.page.locator("body"))
 
 
 def save(s: Session) -> None:
-    s.page.get_by_role("button", name="Save").click()  # type: ignore[attr-defined]
+    s.page.get_by_role("button", name="Save").click()
 
 
 def wait_stored(s: Session, stanza: str, key: str, value: str) -> dict[str, str]:
@@ -26,7 +26,7 @@ def wait_stored(s: Session, stanza: str, key: str, value: str) -> dict[str, str]
         stored = s.ui.splunkd.stanza(SETTINGS_CONF, stanza) or {}
         if stored.get(key) == value:
             return dict(stored)
-        s.page.wait_for_timeout(100)  # type: ignore[attr-defined]
+        s.page.wait_for_timeout(100)
     raise AssertionError(f"{stanza}.{key} was never stored as {value!r}: {s.ui.splunkd.stanza(SETTINGS_CONF, stanza)}")
 
 
@@ -46,7 +46,7 @@ def test_proxy_is_saved_with_its_password_encrypted(session: Session) -> None:
     realm = credential_realm(SETTINGS_CONF)
     assert any(PROXY_PASSWORD in v for n, v in session.ui.splunkd.passwords().items() if n.startswith(realm))
     session.open("configuration", "proxy")
-    assert Form(session.page.locator("body")).value("proxy_password") == "******"  # type: ignore[attr-defined]
+    assert Form(session.page.locator("body")).value("proxy_password") == "******"
 
 
 def test_a_bad_proxy_port_shows_its_message_and_is_not_saved(session: Session) -> None:
@@ -70,7 +70,7 @@ def test_a_missing_ca_file_shows_its_message_and_is_not_saved(session: Session) 
     form = open_tab(session, "tls")
     form.fill("ca_bundle_path", "/nonexistent/ca.pem")
     save(session)
-    session.page.wait_for_timeout(2000)  # type: ignore[attr-defined]
+    session.page.wait_for_timeout(2000)
     assert (session.ui.splunkd.stanza(SETTINGS_CONF, "tls") or {}).get("ca_bundle_path") != "/nonexistent/ca.pem"
 
 

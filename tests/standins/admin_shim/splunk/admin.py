@@ -13,7 +13,7 @@ module is modelled: no capability checks, no argument filtering by ``supportedAr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Optional
 
 ACTION_CREATE = 1
 ACTION_EDIT = 2
@@ -33,7 +33,7 @@ class AdminRequest:
 
     action: str  # list | create | edit | remove
     name: Optional[str]
-    data: Dict[str, List[str]]
+    data: dict[str, list[str]]
     session_key: str
     user: str = "admin"
     app: str = ""
@@ -43,7 +43,7 @@ class AdminRequest:
 class Outcome:
     """What the handler left: the filled confInfo, or the exception it raised."""
 
-    items: Dict[str, "ConfItem"] = field(default_factory=dict)
+    items: dict[str, ConfItem] = field(default_factory=dict)
     error: Optional[BaseException] = None
 
 
@@ -56,7 +56,7 @@ class ConfItem(dict):  # type: ignore[type-arg]
 
     def __init__(self) -> None:
         super().__init__()
-        self.metadata: Dict[str, Any] = {}
+        self.metadata: dict[str, Any] = {}
 
     def setMetadata(self, key: str, value: Any) -> None:  # noqa: N802 (splunk's name)
         self.metadata[key] = value
@@ -72,15 +72,15 @@ class ConfInfo(dict):  # type: ignore[type-arg]
 
 
 class CallerArgs:
-    def __init__(self, name: Optional[str], data: Dict[str, List[str]]) -> None:
+    def __init__(self, name: Optional[str], data: dict[str, list[str]]) -> None:
         self.id = name
         self.data = data
 
 
 class SupportedArgs:
     def __init__(self) -> None:
-        self.required: List[str] = []
-        self.optional: List[str] = []
+        self.required: list[str] = []
+        self.optional: list[str] = []
 
     def addReqArg(self, name: str) -> None:  # noqa: N802
         self.required.append(name)

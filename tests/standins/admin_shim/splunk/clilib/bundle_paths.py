@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 
 def make_splunkhome_path(parts: Sequence[str]) -> str:
