@@ -42,6 +42,7 @@ class Session:
         assert self.ui.web is not None
         url = self.ui.web.page_url(view) + (f"?tab={tab}" if tab else "")
         self.page.goto(url)
+        self.page.wait_for_load_state("networkidle")  # the form's own GETs answered before a test types
 
 
 @pytest.fixture(scope="session")

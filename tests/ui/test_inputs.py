@@ -7,6 +7,7 @@ which runs the packaged input's ``--validate-arguments`` first, as splunkd does.
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Callable
 
@@ -139,8 +140,10 @@ def test_disable_enable_and_delete_an_input_and_its_checkpoint(session: Session)
     toggle = row.get_by_role("switch")
     toggle.click()
     _wait(lambda: (session.ui.input_stanza("contoso_alerts") or {}).get("disabled") == "1")
+    row.locator("[data-test=status]", has_text=re.compile(r"^Inactive$")).wait_for()  # the page took the answer first
     toggle.click()
     _wait(lambda: (session.ui.input_stanza("contoso_alerts") or {}).get("disabled") == "0")
+    row.locator("[data-test=status]", has_text=re.compile(r"^Active$")).wait_for()
     row.get_by_role("button", name="Delete").click()
     session.page.get_by_role("dialog").get_by_role("button", name="Delete").click()
     _wait(lambda: session.ui.input_stanza("contoso_alerts") is None)
