@@ -17,7 +17,7 @@ LOCK_FLAGS = --generate-hashes --custom-compile-command "make lock" $(foreach p,
 # ucc-gen installs lib/ from the lock only: hashes checked, no dependency resolved.
 LIB_PIP_FLAGS := --no-compile --prefer-binary --ignore-installed --no-deps --require-hashes
 
-.PHONY: build venv lock package appinspect appinspect-all test unit e2e knowledge portability lint demo bench cim-preview clean
+.PHONY: build venv lock package appinspect appinspect-all test unit e2e ui knowledge portability lint demo demo-ui screenshots bench cim-preview clean
 
 venv: $(VENV)/.installed
 # A clean venv holding exactly the lock: every file checked against its hash, nothing
@@ -69,6 +69,10 @@ portability: $(PACKAGE)
 e2e: $(PACKAGE)
 	$(BIN)/python -m pytest -q tests/e2e --package $(PACKAGE)
 
+# The setup pages in headless Chromium (Debian's /usr/bin/chromium) against the stand-ins.
+ui: $(PACKAGE)
+	$(BIN)/python -m pytest -q tests/ui --package $(PACKAGE)
+
 knowledge: $(VENV)/.installed
 	$(BIN)/python -m pytest -q tests/knowledge
 
@@ -77,6 +81,15 @@ test: build lint
 
 demo: $(PACKAGE)
 	$(BIN)/python tools/demo.py --package $(PACKAGE)
+
+# The built add-on's real pages on http://127.0.0.1:8000 (PORT=0: any free port), with a demo tenant.
+PORT ?= 8000
+demo-ui: $(PACKAGE)
+	$(BIN)/python tools/demo_ui.py --app $(BUILT) --port $(PORT)
+
+# docs/images/*.png, written by the browser tests as they pass (CI runs them without writing).
+screenshots: $(PACKAGE)
+	$(BIN)/python -m pytest -q tests/ui/test_accounts.py tests/ui/test_inputs.py --package $(PACKAGE) --screenshots docs/images
 
 bench: $(PACKAGE)
 	$(BIN)/python tools/bench.py --package $(PACKAGE)

@@ -14,6 +14,7 @@ sys.path.insert(0, str(ROOT))
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--package", default=None, help="dist/<app>-<version>.tar.gz built by `make package`")
+    parser.addoption("--screenshots", default=None, help="browser tests write their screenshots here (docs/images)")
 
 
 @pytest.fixture(scope="session")

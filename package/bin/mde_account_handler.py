@@ -15,7 +15,7 @@ from mde_alerts.connectivity import check_account
 from mde_alerts.defender_api import ConfigError, TransientError
 from mde_alerts.splunk_config import Splunkd, account_from_fields, read_settings
 
-# What the form sends back for a secret it did not change (UCC: "******"; older: "********").
+# What a form may send back for a secret it did not change ("******"; older UCC: "********").
 PLACEHOLDERS = ("******", "********")
 SECRET_FIELDS = ("client_secret", "certificate_private_key")
 
@@ -28,13 +28,13 @@ class AccountHandler(AdminExternalHandler):
     def handleEdit(self, confInfo):  # noqa: N802, N803
         fields = dict(self.payload)
         if "disabled" not in fields:
-            if any(fields.get(name) in PLACEHOLDERS for name in SECRET_FIELDS):
-                # The form sends the placeholder for a secret it did not change.
-                stored = self.handler.get(self.callerArgs.id, decrypt=True)
-                current = _first_entry_content(stored)
-                for name in SECRET_FIELDS:
-                    if fields.get(name) in PLACEHOLDERS:
-                        fields[name] = current.get(name, "")
+            unchanged = [name for name in SECRET_FIELDS if fields.get(name, PLACEHOLDERS[0]) in PLACEHOLDERS]
+            if unchanged:
+                # UCC's form leaves out a secret the admin did not retype (older forms send the
+                # placeholder); splunktaucclib keeps the stored one, so check with that one too.
+                current = _first_entry_content(self.handler.get(self.callerArgs.id, decrypt=True))
+                for name in unchanged:
+                    fields[name] = current.get(name, "")
             self._test_connectivity(fields)
         return super().handleEdit(confInfo)
 

@@ -18,7 +18,7 @@ def app_dir(package_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     with tarfile.open(package_path) as archive:
         archive.extractall(apps, filter="data")
     (app,) = [path for path in apps.iterdir() if path.is_dir()]
-    return app
+    return Path(app)
 
 
 @pytest.fixture(scope="session")
@@ -29,3 +29,4 @@ def splunk_python() -> str:
         if python:
             return python
     pytest.fail("neither Python 3.9 nor 3.13 is installed: the packaged input can only run under Splunk's Python")
+    raise AssertionError("unreachable: pytest.fail raises")

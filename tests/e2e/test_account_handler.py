@@ -1,8 +1,8 @@
 """The account REST handler: nothing is saved when the connectivity check fails.
 
 splunkd runs UCC's REST handlers inside its own Python with its private `splunk.admin`
-module, which cannot run here. `splunk_admin_standin` provides the few names
-splunktaucclib imports from it; the handler under test, splunktaucclib, solnlib, the
+module, which cannot run here. The shim in tests/standins/admin_shim provides the few
+names splunktaucclib imports from it; the handler under test, splunktaucclib, solnlib, the
 settings read from the splunkd stand-in and the check against the Microsoft stand-in
 (over HTTPS at Microsoft's hostnames, trusting the CA set on the TLS tab) are all real.
 """
@@ -21,28 +21,17 @@ import pytest
 from tests.standins.hostmap.sitecustomize import install
 from tests.standins.launcher import StandinStack
 from tests.standins.microsoft import ALL_HOSTS
+from tests.standins.splunkd_handlers import ADMIN_SHIM
 
 SECRET = "the-right-secret"
 
 
 def splunk_admin_standin() -> None:
-    """`splunk.admin` and `splunk.RESTException` as far as splunktaucclib uses them."""
-    if "splunk.admin" in sys.modules:
-        return
-    splunk = types.ModuleType("splunk")
-    admin = types.ModuleType("splunk.admin")
+    """`splunk.admin` and `splunk.RESTException` as far as splunktaucclib uses them (the shared shim)."""
+    if str(ADMIN_SHIM) not in sys.path:
+        sys.path.insert(0, str(ADMIN_SHIM))
+    import splunk.admin  # noqa: F401 (the shim: tests/standins/admin_shim)
 
-    class MConfigHandler:
-        def getSessionKey(self) -> str:  # noqa: N802 (splunkd's name)
-            return str(self._session_key)  # type: ignore[attr-defined]
-
-    for name, value in {"ACTION_CREATE": 1, "ACTION_LIST": 16, "ACTION_EDIT": 2, "ACTION_REMOVE": 4}.items():
-        setattr(admin, name, value)
-    admin.CONTEXT_APP_ONLY = 1  # type: ignore[attr-defined]
-    admin.MConfigHandler = MConfigHandler  # type: ignore[attr-defined]
-    splunk.admin = admin  # type: ignore[attr-defined]
-    splunk.RESTException = type("RESTException", (Exception,), {})  # type: ignore[attr-defined]
-    sys.modules["splunk"], sys.modules["splunk.admin"] = splunk, admin
     sys.modules.setdefault("import_declare_test", types.ModuleType("import_declare_test"))
 
 
@@ -134,4 +123,17 @@ def test_editing_without_retyping_the_secret_checks_the_stored_one(stack: Standi
     edited = form(tenant.tenant_id, app.client_id, "******")  # the form's placeholder for an unchanged secret
     handler_for(stack, "contoso", edited, accounts).handleEdit({})
     assert accounts.stored["contoso"]["client_id"] == app.client_id
+    assert stack.microsoft.count("token", status=200) == 1
+
+
+def test_editing_when_the_form_leaves_the_unchanged_secret_out(stack: StandinStack) -> None:
+    """UCC's form does not send an encrypted field the admin did not retype (FACTS.md §10)."""
+    tenant = stack.microsoft.add_tenant()
+    app = stack.microsoft.add_app(tenant.tenant_id, secret=SECRET)
+    accounts = StoredAccounts({"contoso": form(tenant.tenant_id, app.client_id, SECRET)})
+    edited = form(tenant.tenant_id, app.client_id, "")
+    del edited["client_secret"]
+    edited["cloud"] = "commercial_us"
+    handler_for(stack, "contoso", edited, accounts).handleEdit({})
+    assert accounts.stored["contoso"]["cloud"] == "commercial_us"
     assert stack.microsoft.count("token", status=200) == 1

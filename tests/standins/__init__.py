@@ -13,6 +13,12 @@ Modules
     alerts_factory realistic alerts cloned from the public samples (ties, 7 digits)
     splunkd        configs/conf-*, properties, storage/passwords, KV store, server/info
     launcher       start both; ``run_modinput`` / ``run_modinput_async``; stream parser
+    splunkd_data   splunkd's data/inputs/<scheme> (with external validation) and data/indexes
+    splunkd_handlers  the app's own UCC REST handlers (restmap.conf) mounted on splunkd
+    rest_worker, admin_shim/  the handler process and the ``splunk.admin`` it imports
+    splunkd_search the one search the UCC pages' footer runs
+    splunkweb      Splunk Web for the app's UCC pages: views, $C, static files, __raw proxy
+    ui_stack       all of the above for one app (browser tests, ``make demo-ui``)
     timefmt        100 ns ticks <-> Defender's timestamp text
 
 Typical use::

@@ -76,7 +76,7 @@ class _TLSThreadingServer(ThreadingMixIn, HTTPServer):
     allow_reuse_address = True
     request_queue_size = 64
 
-    def __init__(self, port: int, ctx: ssl.SSLContext, app: Handler, idle_timeout: float) -> None:
+    def __init__(self, port: int, ctx: ssl.SSLContext | None, app: Handler, idle_timeout: float) -> None:
         self.ctx = ctx
         self.app = app
         self.idle_timeout = idle_timeout
@@ -89,7 +89,7 @@ class _TLSThreadingServer(ThreadingMixIn, HTTPServer):
         raw: socket.socket = request
         raw.settimeout(self.idle_timeout)
         try:
-            tls = self.ctx.wrap_socket(raw, server_side=True)
+            tls = raw if self.ctx is None else self.ctx.wrap_socket(raw, server_side=True)
         except (OSError, ssl.SSLError):
             raw.close()
             return
@@ -199,18 +199,23 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
 
 class HttpsServer:
-    """Run *app* on 127.0.0.1:*port* (0 = any free port) over TLS with cert/key files."""
+    """Run *app* on 127.0.0.1:*port* (0 = any free port) over TLS with cert/key files
+    (plain HTTP when both are None, as Splunk Web's default)."""
 
-    def __init__(self, app: Handler, certfile: str, keyfile: str, port: int = 0, idle_timeout: float = 30.0):
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-        ctx.load_cert_chain(certfile, keyfile)
+    def __init__(
+        self, app: Handler, certfile: str | None, keyfile: str | None, port: int = 0, idle_timeout: float = 30.0
+    ):
+        ctx: ssl.SSLContext | None = None
+        if certfile is not None:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+            ctx.load_cert_chain(certfile, keyfile)
 
-        def _sni(sslobj: Any, name: str | None, _ctx: ssl.SSLContext) -> None:
-            with contextlib.suppress(AttributeError):
-                sslobj.standin_sni = name
+            def _sni(sslobj: Any, name: str | None, _ctx: ssl.SSLContext) -> None:
+                with contextlib.suppress(AttributeError):
+                    sslobj.standin_sni = name
 
-        ctx.sni_callback = _sni
+            ctx.sni_callback = _sni
         self._server = _TLSThreadingServer(port, ctx, app, idle_timeout)
         self._thread: threading.Thread | None = None
 

@@ -55,7 +55,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote, unquote
 from xml.sax.saxutils import escape, quoteattr
 
@@ -198,6 +198,7 @@ class SplunkdStandin(UsersStandin):
         self._records: list[SplunkdRequest] = []
         self._rec_lock = threading.Lock()
         self._faults: list[list[Any]] = []  # [endpoint class, method, status, message, calls left, to let by]
+        self.extensions: list[Extension] = []  # more endpoints (data/inputs, an app's REST handlers): see Extension
         if app_default_dir is not None:
             self.load_default_dir(app_default_dir)
         self._init_users()  # the session key above is admin's; add_user() makes others
@@ -288,6 +289,16 @@ class SplunkdStandin(UsersStandin):
     def stanza(self, conf: str, stanza: str, app: str | None = None) -> dict[str, str] | None:
         with self._lock:
             return self._merged(app or self.app, conf).get(stanza)
+
+    def stanzas(self, conf: str, app: str | None = None) -> dict[str, dict[str, str]]:
+        """Every stanza of a conf file, default and local layers merged."""
+        with self._lock:
+            return {k: dict(v) for k, v in self._merged(app or self.app, conf).items()}
+
+    def delete_stanza(self, conf: str, stanza: str, app: str | None = None) -> bool:
+        """Remove a stanza written through REST (the local layer); False if there is none."""
+        with self._lock:
+            return self._local.get((app or self.app, conf), {}).pop(stanza, None) is not None
 
     def set_password(self, realm: str | None, username: str, clear: str, app: str | None = None) -> None:
         a = app or self.app
@@ -437,7 +448,7 @@ class SplunkdStandin(UsersStandin):
         rec.seeding = key == self._seed_key
         try:
             ns, rest = self._namespace(req.path)
-            rec.endpoint = _classify(rest)
+            rec.endpoint = self._classify(rest)
             user = self.user_for(key)
             if (user is None and not rec.seeding) or auth.split(" ", 1)[0] not in ("Splunk", "Bearer"):
                 rec.authenticated = False
@@ -535,7 +546,34 @@ class SplunkdStandin(UsersStandin):
         if seg[:3] == ["storage", "collections", "data"] and len(seg) >= 4:
             self._kv_check()
             return self._kv_data(req, ns, seg[3], seg[4:], params)
+        for extension in self.extensions:
+            answer = extension.handle(self, req, ns, seg, params, form, json_out)
+            if answer is not None:
+                return answer
         raise _HttpError(404, "Not Found")
+
+    def _classify(self, rest: list[str]) -> str:
+        seg = [unquote(s) for s in rest if s]
+        for extension in self.extensions:
+            name = extension.classify(seg)
+            if name:
+                return name
+        return _classify(rest)
+
+    def render(
+        self,
+        title: str,
+        path: str,
+        entries: list[Entry],
+        json_out: bool,
+        params: dict[str, str] | None = None,
+        *,
+        status: int = 200,
+    ) -> Response:
+        """A feed of *entries* as splunkd renders one (JSON or Atom; ``search``, ``count``
+        and ``offset`` applied), for extensions."""
+        params = params or {}
+        return self._render(title, path, _page(_search(entries, params), params), json_out, status=status)
 
     # ---- server/info, apps ----
     def _server_info(self, json_out: bool) -> Response:
@@ -944,6 +982,24 @@ class SplunkdStandin(UsersStandin):
 
 
 # ------------------------------------------------------------------------------------------
+class Extension(Protocol):
+    """More endpoints: ``classify`` names a path's endpoint class (or None); ``handle``
+    answers it (or None for "not mine"), raising :class:`SplunkdError` for splunkd's errors."""
+
+    def classify(self, seg: list[str]) -> str | None: ...
+
+    def handle(
+        self,
+        splunkd: SplunkdStandin,
+        req: Request,
+        ns: tuple[str, str],
+        seg: list[str],
+        params: dict[str, str],
+        form: dict[str, str],
+        json_out: bool,
+    ) -> Response | None: ...
+
+
 @dataclass
 class _Entry:
     name: str
@@ -996,6 +1052,14 @@ class _Entry:
             "acl": acl,
             "content": content,
         }
+
+
+Entry = _Entry
+SplunkdError = _HttpError
+
+
+def make_acl(app: str, *, owner: str = "nobody", removable: bool = True) -> dict[str, Any]:
+    return _acl(app, owner=owner, removable=removable)
 
 
 def _acl(app: str, *, owner: str = "nobody", sharing: str = "app", removable: bool = True) -> dict[str, Any]:
@@ -1153,6 +1217,10 @@ def _error(status: int, message: str, json_out: bool, msg_type: str = "ERROR") -
 __all__ = [
     "ACCOUNT_CONF",
     "APP_ID",
+    "Entry",
+    "Extension",
+    "make_acl",
+    "SplunkdError",
     "SETTINGS_CONF",
     "SplunkdRequest",
     "SplunkdStandin",

@@ -1,0 +1,1 @@
+"""``splunk.clilib``: only ``bundle_paths``, which solnlib's ``splunkenv`` imports."""
