@@ -51,8 +51,33 @@ def normalize_modes(app: Path) -> None:
     app.chmod(0o755)
 
 
+SETTINGS_HANDLER = "bin/ta_defender_endpoint_alerts_rh_settings.py"
+SETTINGS_HANDLER_CALL = "        handler=AdminExternalHandler,\n"
+SETTINGS_HANDLER_IMPORT = "from splunktaucclib.rest_handler.admin_external import AdminExternalHandler\n"
+
+
+def use_settings_handler(app: Path) -> None:
+    """Point UCC's generated settings handler at `mde_settings_handler.SettingsHandler`.
+
+    UCC 6.6 gives settings tabs no `restHandlerModule`; this is the one line that differs.
+    A generated file of another shape stops the build rather than ship without the check.
+    """
+    path = app / SETTINGS_HANDLER
+    text = path.read_text(encoding="utf-8")
+    if text.count(SETTINGS_HANDLER_CALL) != 1 or text.count(SETTINGS_HANDLER_IMPORT) != 1:
+        raise RuntimeError(
+            f"{SETTINGS_HANDLER}: ucc-gen wrote an unexpected handler call; update additional_packaging.py"
+        )
+    text = text.replace(SETTINGS_HANDLER_CALL, "        handler=SettingsHandler,\n")
+    text = text.replace(
+        SETTINGS_HANDLER_IMPORT, SETTINGS_HANDLER_IMPORT + "from mde_settings_handler import SettingsHandler\n"
+    )
+    path.write_text(text, encoding="utf-8")
+
+
 def cleanup_output_files(output_path: str, ta_name: str) -> None:
     app = Path(output_path) / ta_name
+    use_settings_handler(app)
     lib = app / "lib"
     for pattern in LEFTOVERS:
         for leftover in lib.glob(pattern):

@@ -118,7 +118,7 @@ class Form:
 
     def message(self) -> str:
         """The error banner UCC shows at the top of the form."""
-        banner = self.root.locator('[data-test="message"], [data-test="msg-markdown"]').first
+        banner = self.root.locator('[data-test="message"]:visible, [data-test="msg-markdown"]:visible').first
         banner.wait_for(state="visible", timeout=30_000)
         lines = str(banner.inner_text()).splitlines()
         return "\n".join(lines[1:] if lines and lines[0] in ("Alert", "Error", "Warning") else lines)  # icon label
