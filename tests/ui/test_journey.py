@@ -11,9 +11,9 @@ import json
 import time
 
 from tests.standins.alerts_factory import AlertFactory
-from tests.ui.browser import Form
 from tests.ui.conftest import Session
 from tests.ui.test_accounts import fill_account, open_add_dialog, row, submit
+from tests.ui.test_inputs import open_create_dialog
 
 SECRET = "first-hour~Secret-Value"
 ALERTS = 25
@@ -36,9 +36,7 @@ def test_an_account_and_an_input_made_in_the_browser_collect_alerts(session: Ses
     submit(dialog)
     row(session, "contoso").wait_for()
 
-    session.open("inputs")
-    session.page.get_by_role("button", name="Create New Input").click()
-    create = Form(session.page.get_by_role("dialog"))
+    create = open_create_dialog(session)
     create.fill("name", "contoso_alerts")
     create.pick("account", "contoso")
     create.pick("index", "mde")
